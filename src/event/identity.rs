@@ -1,0 +1,87 @@
+//! Who and what an event is: its uuid, distinct id and trace.
+
+use uuid::Uuid;
+
+use crate::headers::HeaderProperties;
+use crate::payload::Payload;
+
+use super::props;
+
+/// Namespace for llmtap's name-based (v5) event uuids.
+const NAMESPACE: Uuid = Uuid::from_u128(0x6c6c_6d74_6170_4c00_8000_0000_0000_0001);
+
+/// The same payload always yields the same uuid, so a replayed or retried
+/// payload is the same event to PostHog, while two attempts of one request
+/// (distinct `litellm_call_id`s) stay two events.
+pub(crate) fn event_uuid(payload: &Payload, event: &str) -> Uuid {
+    let mut key = String::with_capacity(128);
+    for part in [
+        event,
+        payload.litellm_call_id.as_deref().unwrap_or(""),
+        payload.id.as_deref().unwrap_or(""),
+        payload.status.as_deref().unwrap_or(""),
+        payload.provider(),
+        &payload.model,
+    ] {
+        key.push_str(part);
+        key.push('\u{1f}');
+    }
+    key.push_str(&payload.start_time.as_micros().to_string());
+    Uuid::new_v5(&NAMESPACE, key.as_bytes())
+}
+
+/// The trace id by precedence: header property > `traceparent` > SLP `trace_id` > derived.
+pub(crate) fn trace_id(payload: &Payload, headers: &HeaderProperties, uuid: &Uuid) -> String {
+    let from_header = headers
+        .properties()
+        .filter(|(k, _)| *k == props::TRACE_ID)
+        .filter_map(|(_, v)| v.as_str())
+        .last();
+    let chosen = from_header
+        .or(headers.traceparent().map(|tp| tp.trace_id.as_str()))
+        .or(non_empty(&payload.trace_id))
+        .or(non_empty(&payload.litellm_call_id))
+        .or(non_empty(&payload.id));
+    match chosen {
+        Some(id) => url_safe(id),
+        None => uuid.to_string(),
+    }
+}
+
+/// The end user when known; otherwise `None` and the trace id stands in.
+pub(crate) fn end_user(payload: &Payload) -> Option<&str> {
+    non_empty(&payload.end_user).or_else(|| {
+        payload
+            .metadata
+            .as_ref()
+            .and_then(|m| non_empty(&m.user_api_key_end_user_id))
+    })
+}
+
+pub(crate) fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// PostHog puts trace ids in URLs; keep RFC 3986 unreserved characters only.
+fn url_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_safe_keeps_unreserved_characters_only() {
+        assert_eq!(url_safe("abc-123_x.y~z"), "abc-123_x.y~z");
+        assert_eq!(url_safe("a b/c?d#é"), "a_b_c_d__");
+    }
+}

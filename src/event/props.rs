@@ -1,0 +1,97 @@
+//! PostHog's property and event names: the one place they are written.
+
+/// Event name for chat, completion, Responses API and messages calls.
+#[doc = "`$ai_generation`"]
+pub const AI_GENERATION: &str = "$ai_generation";
+/// Event name for embedding calls.
+#[doc = "`$ai_embedding`"]
+pub const AI_EMBEDDING: &str = "$ai_embedding";
+
+#[doc = "`$ai_model`"]
+pub const MODEL: &str = "$ai_model";
+#[doc = "`$ai_provider`"]
+pub const PROVIDER: &str = "$ai_provider";
+#[doc = "`$ai_input`"]
+pub const INPUT: &str = "$ai_input";
+#[doc = "`$ai_output_choices`"]
+pub const OUTPUT_CHOICES: &str = "$ai_output_choices";
+#[doc = "`$ai_input_tokens`"]
+pub const INPUT_TOKENS: &str = "$ai_input_tokens";
+#[doc = "`$ai_output_tokens`"]
+pub const OUTPUT_TOKENS: &str = "$ai_output_tokens";
+#[doc = "`$ai_cache_read_input_tokens`"]
+pub const CACHE_READ_INPUT_TOKENS: &str = "$ai_cache_read_input_tokens";
+#[doc = "`$ai_cache_creation_input_tokens`"]
+pub const CACHE_CREATION_INPUT_TOKENS: &str = "$ai_cache_creation_input_tokens";
+#[doc = "`$ai_cache_creation_5m_input_tokens`"]
+pub const CACHE_CREATION_5M_INPUT_TOKENS: &str = "$ai_cache_creation_5m_input_tokens";
+#[doc = "`$ai_cache_creation_1h_input_tokens`"]
+pub const CACHE_CREATION_1H_INPUT_TOKENS: &str = "$ai_cache_creation_1h_input_tokens";
+#[doc = "`$ai_cache_reporting_exclusive`"]
+pub const CACHE_REPORTING_EXCLUSIVE: &str = "$ai_cache_reporting_exclusive";
+#[doc = "`$ai_reasoning_tokens`"]
+pub const REASONING_TOKENS: &str = "$ai_reasoning_tokens";
+#[doc = "`$ai_latency`"]
+pub const LATENCY: &str = "$ai_latency";
+#[doc = "`$ai_time_to_first_token`"]
+pub const TIME_TO_FIRST_TOKEN: &str = "$ai_time_to_first_token";
+#[doc = "`$ai_stream`"]
+pub const STREAM: &str = "$ai_stream";
+#[doc = "`$ai_model_parameters`"]
+pub const MODEL_PARAMETERS: &str = "$ai_model_parameters";
+#[doc = "`$ai_base_url`"]
+pub const BASE_URL: &str = "$ai_base_url";
+#[doc = "`$ai_trace_id`"]
+pub const TRACE_ID: &str = "$ai_trace_id";
+#[doc = "`$ai_span_id`"]
+pub const SPAN_ID: &str = "$ai_span_id";
+#[doc = "`$ai_parent_id`"]
+pub const PARENT_ID: &str = "$ai_parent_id";
+#[doc = "`$ai_session_id`"]
+pub const SESSION_ID: &str = "$ai_session_id";
+#[doc = "`$ai_http_status`"]
+pub const HTTP_STATUS: &str = "$ai_http_status";
+#[doc = "`$ai_is_error`"]
+pub const IS_ERROR: &str = "$ai_is_error";
+#[doc = "`$ai_error`"]
+pub const ERROR: &str = "$ai_error";
+#[doc = "`$ai_total_cost_usd`"]
+pub const TOTAL_COST_USD: &str = "$ai_total_cost_usd";
+#[doc = "`$ai_cost_passthrough`"]
+pub const COST_PASSTHROUGH: &str = "$ai_cost_passthrough";
+#[doc = "`$ai_input_cost_usd`"]
+pub const INPUT_COST_USD: &str = "$ai_input_cost_usd";
+#[doc = "`$ai_output_cost_usd`"]
+pub const OUTPUT_COST_USD: &str = "$ai_output_cost_usd";
+#[doc = "`$process_person_profile`"]
+pub const PROCESS_PERSON_PROFILE: &str = "$process_person_profile";
+#[doc = "`$groups`"]
+pub const GROUPS: &str = "$groups";
+#[doc = "`$lib`"]
+pub const LIB: &str = "$lib";
+#[doc = "`$lib_version`"]
+pub const LIB_VERSION: &str = "$lib_version";
+/// Prefix of feature-flag properties set through `x-posthog-flag-*` headers.
+pub const FEATURE_PREFIX: &str = "$feature/";
+
+/// What header-passed properties may not override unless configured otherwise:
+/// the accounting (so a client cannot spoof its own bill) and the event's identity.
+pub const PROTECTED_BY_DEFAULT: &[&str] = &[
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    CACHE_READ_INPUT_TOKENS,
+    CACHE_CREATION_INPUT_TOKENS,
+    CACHE_CREATION_5M_INPUT_TOKENS,
+    CACHE_CREATION_1H_INPUT_TOKENS,
+    CACHE_REPORTING_EXCLUSIVE,
+    REASONING_TOKENS,
+    TOTAL_COST_USD,
+    COST_PASSTHROUGH,
+    INPUT_COST_USD,
+    OUTPUT_COST_USD,
+    PROCESS_PERSON_PROFILE,
+    "distinct_id",
+    "uuid",
+    "event",
+    "timestamp",
+];

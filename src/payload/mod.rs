@@ -1,0 +1,288 @@
+//! The serde model of LiteLLM's `StandardLoggingPayload` (SLP).
+//!
+//! Only the fields llmtap reads are modelled; everything else is skipped while
+//! parsing, which keeps parsing near the cost of merely validating the JSON.
+//! Each field tolerates the spellings real LiteLLM versions produce (see
+//! [`number`]); anything that cannot be a real value fails with a
+//! [`PayloadError`] naming the field.
+
+mod batch;
+mod error;
+pub mod number;
+mod usage_object;
+
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+pub use batch::{split_body, BodyEntry, BodyError, EntryLocation};
+pub use error::PayloadError;
+pub use number::{Amount, Flag, Timestamp, TokenCount};
+pub use usage_object::{CacheWriteSplit, InputDetails, OutputDetails, RawUsage};
+
+/// One LLM call as LiteLLM logged it.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct Payload {
+    /// Provider response id (`chatcmpl-…`, `msg_…`) or LiteLLM's call id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// LiteLLM's own id for this call; unique per attempt.
+    #[serde(default)]
+    pub litellm_call_id: Option<String>,
+    /// Groups retries and fallbacks of one request (null in older versions).
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    /// Session id when the client sent one (`""` otherwise).
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// `completion`, `acompletion`, `embedding`, `aresponses`, `anthropic_messages`, …
+    #[serde(default)]
+    pub call_type: Option<String>,
+    /// `success` or `failure`; absent in old payloads.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The provider LiteLLM routed to (`openai`, `anthropic`, `bedrock`, …).
+    #[serde(default)]
+    pub custom_llm_provider: Option<String>,
+    /// The model as called.
+    pub model: String,
+    /// The proxy's model alias.
+    #[serde(default)]
+    pub model_group: Option<String>,
+    /// Upstream base URL (`""` when unknown).
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// LiteLLM's normalized copies of the usage counts; the last fallback.
+    #[serde(default)]
+    pub prompt_tokens: Option<TokenCount>,
+    /// See [`Payload::prompt_tokens`].
+    #[serde(default)]
+    pub completion_tokens: Option<TokenCount>,
+    /// See [`Payload::prompt_tokens`].
+    #[serde(default)]
+    pub total_tokens: Option<TokenCount>,
+    /// When the call started.
+    #[serde(rename = "startTime")]
+    pub start_time: Timestamp,
+    /// When the call ended.
+    #[serde(rename = "endTime", default)]
+    pub end_time: Option<Timestamp>,
+    /// When the first token arrived (equals `endTime` when not streaming).
+    #[serde(rename = "completionStartTime", default)]
+    pub completion_start_time: Option<Timestamp>,
+    /// `true` when streamed; `null` rather than `false` otherwise.
+    #[serde(default)]
+    pub stream: Option<Flag>,
+    /// USD computed by LiteLLM; 0.0 when it could not price the call.
+    #[serde(default)]
+    pub response_cost: Option<Amount>,
+    /// LiteLLM's split of `response_cost` (newer versions).
+    #[serde(default)]
+    pub cost_breakdown: Option<CostBreakdown>,
+    /// Proxy metadata, including `usage_object` and the client's custom headers.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// Request messages (or embedding input), as sent.
+    #[serde(default)]
+    pub messages: Option<Value>,
+    /// The response dump (OpenAI chat shape, Responses API shape, embedding list…).
+    #[serde(default)]
+    pub response: Option<Value>,
+    /// Request parameters such as temperature and max_tokens.
+    #[serde(default)]
+    pub model_parameters: Option<Value>,
+    /// The end user the proxy attributed the call to.
+    #[serde(default)]
+    pub end_user: Option<String>,
+    /// Exception text for failures.
+    #[serde(default)]
+    pub error_str: Option<String>,
+    /// Structured failure details.
+    #[serde(default)]
+    pub error_information: Option<ErrorInformation>,
+    /// `response.usage`, typed; filled after parsing because `response` stays raw.
+    #[serde(skip)]
+    pub response_usage: Option<RawUsage>,
+}
+
+/// The parts of `metadata` llmtap reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Metadata {
+    /// LiteLLM's `Usage` dump: the primary source of token counts.
+    pub usage_object: Option<RawUsage>,
+    /// The client's `x-*` request headers, as the proxy forwarded them.
+    pub requester_custom_headers: Option<BTreeMap<String, Value>>,
+    /// The end user resolved by the proxy from the API key or request.
+    pub user_api_key_end_user_id: Option<String>,
+}
+
+/// LiteLLM's cost split. In 1.106 `input_cost` includes the cache costs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct CostBreakdown {
+    /// All input, cache reads and writes included.
+    pub input_cost: Option<Amount>,
+    /// All output, reasoning included.
+    pub output_cost: Option<Amount>,
+    /// Equal to `response_cost`.
+    pub total_cost: Option<Amount>,
+}
+
+/// Failure details from `error_information`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ErrorInformation {
+    /// HTTP-ish status as a string (`"429"`), `""` on success; some versions send a number.
+    pub error_code: Option<Value>,
+    /// Exception class, e.g. `RateLimitError`.
+    pub error_class: Option<String>,
+    /// Human-readable message.
+    pub error_message: Option<String>,
+}
+
+/// The kinds of call that become different PostHog events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// Chat, completion, Responses API, Anthropic messages, pass-through.
+    Generation,
+    /// `embedding` / `aembedding`.
+    Embedding,
+}
+
+impl Payload {
+    /// Parses one SLP from JSON bytes.
+    ///
+    /// Also accepts a LiteLLM callback `kwargs` dump and unwraps its
+    /// `standard_logging_object`, since that is what people paste from logs.
+    pub fn from_slice(bytes: &[u8]) -> Result<Payload, PayloadError> {
+        match first_byte(bytes) {
+            Some(b'{') => {}
+            _ => return Err(not_an_object(bytes)),
+        }
+        // The fast path: no path bookkeeping unless something is wrong.
+        match serde_json::from_slice::<Payload>(bytes) {
+            Ok(p) => p.finish(),
+            Err(_) => match serde_json::from_slice::<Kwargs>(bytes) {
+                Ok(k) => Self::from_slice(k.standard_logging_object.get().as_bytes()).map_err(
+                    |e| match e {
+                        PayloadError::Field { field, message } => PayloadError::Field {
+                            field: format!("standard_logging_object.{field}"),
+                            message,
+                        },
+                        other => other,
+                    },
+                ),
+                Err(_) => Err(Self::explain(bytes)),
+            },
+        }
+    }
+
+    /// Parses one SLP from an already parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Payload, PayloadError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| PayloadError::Syntax {
+            message: e.to_string(),
+        })?;
+        Self::from_slice(&bytes)
+    }
+
+    /// Re-parses with path tracking to say which field is wrong.
+    fn explain(bytes: &[u8]) -> PayloadError {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        match serde_path_to_error::deserialize::<_, Payload>(de) {
+            Ok(_) => PayloadError::Syntax {
+                message: "trailing characters after the object".into(),
+            },
+            Err(e) => PayloadError::from_path(e),
+        }
+    }
+
+    /// Validates what serde cannot, and types `response.usage`.
+    fn finish(mut self) -> Result<Payload, PayloadError> {
+        if let Some(usage) = self.response.as_ref().and_then(|r| r.get("usage")) {
+            if !usage.is_null() {
+                let parsed =
+                    serde_path_to_error::deserialize::<_, RawUsage>(usage).map_err(|e| {
+                        PayloadError::Field {
+                            field: format!("response.usage.{}", e.path()),
+                            message: e.inner().to_string(),
+                        }
+                    })?;
+                self.response_usage = Some(parsed);
+            }
+        }
+        Ok(self)
+    }
+
+    /// True for failed calls; old payloads without `status` count as failed when they carry an error.
+    pub fn is_failure(&self) -> bool {
+        match self.status.as_deref() {
+            Some(s) => s.eq_ignore_ascii_case("failure"),
+            None => self.error_str.as_deref().is_some_and(|e| !e.is_empty()),
+        }
+    }
+
+    /// Whether the call streamed: either flag may be the only one set.
+    pub fn is_stream(&self) -> bool {
+        self.stream.map(|f| f.0).unwrap_or(false)
+            || self
+                .model_parameters
+                .as_ref()
+                .and_then(|p| p.get("stream"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+    }
+
+    /// Embedding calls become `$ai_embedding`; everything else is a generation.
+    pub fn kind(&self) -> CallKind {
+        match self.call_type.as_deref() {
+            Some(t) if t.trim_start_matches('a') == "embedding" => CallKind::Embedding,
+            _ => CallKind::Generation,
+        }
+    }
+
+    /// `metadata.usage_object`, when present.
+    pub fn usage_object(&self) -> Option<&RawUsage> {
+        self.metadata.as_ref()?.usage_object.as_ref()
+    }
+
+    /// The provider name, lowercased by convention of LiteLLM (`""` when unknown).
+    pub fn provider(&self) -> &str {
+        self.custom_llm_provider.as_deref().unwrap_or("")
+    }
+}
+
+/// A LiteLLM callback `kwargs` dump, which people paste from their logs.
+#[derive(Deserialize)]
+struct Kwargs<'a> {
+    #[serde(borrow)]
+    standard_logging_object: &'a RawValue,
+}
+
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    bytes.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+fn not_an_object(bytes: &[u8]) -> PayloadError {
+    match serde_json::from_slice::<IgnoredAny>(bytes) {
+        Err(e) => PayloadError::Syntax {
+            message: e.to_string(),
+        },
+        Ok(_) => PayloadError::NotAnObject {
+            found: match first_byte(bytes) {
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                Some(b'n') => "null",
+                Some(b't' | b'f') => "a boolean",
+                _ => "a number",
+            },
+        },
+    }
+}

@@ -1,0 +1,192 @@
+//! One truth about token usage across providers.
+//!
+//! Providers disagree on whether input counts include cached tokens, on what
+//! each cache field is called, and on where reasoning lives; LiteLLM adds
+//! version drift and zero-fills on top. [`normalize`] reads every alias,
+//! checks the numbers against each other, and returns a [`Usage`] whose every
+//! field is `None` when the provider did not report it and `Some(0)` only when
+//! it reported zero.
+
+mod family;
+mod normalize;
+
+use std::iter::Sum;
+use std::ops::{Add, AddAssign};
+
+pub use family::Family;
+pub use normalize::{normalize, UsageContext};
+
+/// Normalized token usage of one call (or a sum of calls).
+///
+/// Inclusive by construction: `input` contains cache reads and writes, and
+/// `output` contains reasoning, so the parts never need adding to the whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Usage {
+    /// All input tokens, cached ones included.
+    pub input: Option<u64>,
+    /// All output tokens, reasoning included.
+    pub output: Option<u64>,
+    /// Input tokens served from the provider's prompt cache.
+    pub cache_read: Option<u64>,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write: Option<u64>,
+    /// Part of `cache_write` with a 5-minute time-to-live (Anthropic).
+    pub cache_write_5m: Option<u64>,
+    /// Part of `cache_write` with a 1-hour time-to-live (Anthropic).
+    pub cache_write_1h: Option<u64>,
+    /// Reasoning ("thinking") tokens, a part of `output`.
+    pub reasoning: Option<u64>,
+}
+
+impl Usage {
+    /// Input that was neither read from nor written to the cache.
+    ///
+    /// Derived rather than stored so it can never disagree with its parts;
+    /// unreported cache counts are taken as no cache.
+    pub fn uncached_input(&self) -> Option<u64> {
+        let cached = self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0);
+        self.input.map(|i| i.saturating_sub(cached))
+    }
+
+    /// True when nothing at all was reported.
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+
+    /// Field by field, keeps what `self` reported and takes the rest from `fallback`.
+    pub fn or(self, fallback: Usage) -> Usage {
+        Usage {
+            input: self.input.or(fallback.input),
+            output: self.output.or(fallback.output),
+            cache_read: self.cache_read.or(fallback.cache_read),
+            cache_write: self.cache_write.or(fallback.cache_write),
+            cache_write_5m: self.cache_write_5m.or(fallback.cache_write_5m),
+            cache_write_1h: self.cache_write_1h.or(fallback.cache_write_1h),
+            reasoning: self.reasoning.or(fallback.reasoning),
+        }
+    }
+
+    /// Builder-style setters for tests and gateways that already know their counts.
+    pub fn with_input(mut self, v: u64) -> Self {
+        self.input = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_output(mut self, v: u64) -> Self {
+        self.output = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_cache_read(mut self, v: u64) -> Self {
+        self.cache_read = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_cache_write(mut self, v: u64) -> Self {
+        self.cache_write = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`]; sets the 5m/1h split of the cache write.
+    pub fn with_cache_write_split(mut self, five_min: u64, one_hour: u64) -> Self {
+        self.cache_write_5m = Some(five_min);
+        self.cache_write_1h = Some(one_hour);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_reasoning(mut self, v: u64) -> Self {
+        self.reasoning = Some(v);
+        self
+    }
+}
+
+/// `None + x = x`: a count one side did not report never erases the other's.
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.saturating_add(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Add for Usage {
+    type Output = Usage;
+
+    fn add(self, rhs: Usage) -> Usage {
+        Usage {
+            input: add_opt(self.input, rhs.input),
+            output: add_opt(self.output, rhs.output),
+            cache_read: add_opt(self.cache_read, rhs.cache_read),
+            cache_write: add_opt(self.cache_write, rhs.cache_write),
+            cache_write_5m: add_opt(self.cache_write_5m, rhs.cache_write_5m),
+            cache_write_1h: add_opt(self.cache_write_1h, rhs.cache_write_1h),
+            reasoning: add_opt(self.reasoning, rhs.reasoning),
+        }
+    }
+}
+
+impl AddAssign for Usage {
+    fn add_assign(&mut self, rhs: Usage) {
+        *self = *self + rhs;
+    }
+}
+
+impl Sum for Usage {
+    fn sum<I: Iterator<Item = Usage>>(iter: I) -> Usage {
+        iter.fold(Usage::default(), Add::add)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addition_never_loses_a_known_count() {
+        let a = Usage::default().with_input(10).with_cache_read(4);
+        let b = Usage::default().with_input(5).with_reasoning(2);
+        let sum = a + b;
+        assert_eq!(sum.input, Some(15));
+        assert_eq!(sum.cache_read, Some(4));
+        assert_eq!(sum.reasoning, Some(2));
+        assert_eq!(sum.cache_write, None, "nobody reported a write");
+        assert_eq!(sum.output, None);
+    }
+
+    #[test]
+    fn streaming_chunks_sum_like_one_call() {
+        let chunks = [
+            Usage::default().with_input(100).with_cache_read(80),
+            Usage::default().with_output(3),
+            Usage::default().with_output(4).with_reasoning(0),
+        ];
+        let total: Usage = chunks.into_iter().sum();
+        assert_eq!(
+            total,
+            Usage::default()
+                .with_input(100)
+                .with_cache_read(80)
+                .with_output(7)
+                .with_reasoning(0)
+        );
+    }
+
+    #[test]
+    fn uncached_input_is_derived_and_never_negative() {
+        let u = Usage::default()
+            .with_input(100)
+            .with_cache_read(60)
+            .with_cache_write(30);
+        assert_eq!(u.uncached_input(), Some(10));
+        let inconsistent = Usage::default().with_input(10).with_cache_read(60);
+        assert_eq!(inconsistent.uncached_input(), Some(0));
+        assert_eq!(Usage::default().uncached_input(), None);
+    }
+
+    #[test]
+    fn or_fills_only_the_gaps() {
+        let primary = Usage::default().with_input(10);
+        let fallback = Usage::default().with_input(99).with_cache_read(5);
+        assert_eq!(primary.or(fallback).input, Some(10));
+        assert_eq!(primary.or(fallback).cache_read, Some(5));
+    }
+}

@@ -1,0 +1,292 @@
+//! From any usage shape in an SLP to [`Usage`].
+
+use crate::payload::{CacheWriteSplit, Payload, RawUsage, TokenCount};
+
+use super::{Family, Usage};
+
+/// What the normalizer needs to know about a call besides its usage object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageContext {
+    /// The provider family (see [`Family::of`]).
+    pub family: Family,
+    /// Whether the call streamed; stream usage of OpenAI-compatible providers
+    /// can carry a fabricated `reasoning_tokens: 0`.
+    pub stream: bool,
+}
+
+/// Normalized usage of one payload.
+///
+/// Sources in order of trust, merged field by field so a count missing from
+/// one is taken from the next: `metadata.usage_object`, then `response.usage`
+/// (older LiteLLM kept Responses-API cache and reasoning counts only there),
+/// then the SLP's top-level `prompt_tokens`/`completion_tokens`.
+pub fn normalize(payload: &Payload) -> Usage {
+    let ctx = UsageContext::of(payload);
+    let top_level = RawUsage {
+        prompt_tokens: payload.prompt_tokens,
+        completion_tokens: payload.completion_tokens,
+        total_tokens: payload.total_tokens,
+        ..RawUsage::default()
+    };
+    let read = |raw: Option<&RawUsage>| raw.map(|r| ctx.read(r)).unwrap_or_default();
+    read(payload.usage_object())
+        .or(read(payload.response_usage.as_ref()))
+        .or(ctx.read(&top_level))
+}
+
+/// How a usage object counts its input and output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// LiteLLM's `Usage` (OpenAI chat names): both totals inclusive, by intent.
+    LiteLlm,
+    /// `input_tokens`/`output_tokens`: raw Anthropic (input excludes cache) or
+    /// the Responses API (input includes cache).
+    InputOutput,
+    /// Raw Bedrock Converse: input excludes cache.
+    Bedrock,
+    /// Raw Gemini: input includes cache; candidates exclude thoughts.
+    Gemini,
+}
+
+/// The counts of one usage object, before interpretation (`None` = field absent).
+struct Counts {
+    shape: Shape,
+    input: Option<u64>,
+    output: Option<u64>,
+    total: Option<u64>,
+    read: Option<u64>,
+    write: Option<u64>,
+    split: Option<(u64, u64)>,
+    reasoning: Option<u64>,
+    text: Option<u64>,
+    /// `prompt_tokens_details.cache_creation_tokens` present: absent in the
+    /// LiteLLM versions (1.65–1.74) that left cache writes out of `prompt_tokens`.
+    details_carry_write: bool,
+}
+
+impl UsageContext {
+    /// The context of a payload.
+    pub fn of(payload: &Payload) -> Self {
+        UsageContext {
+            family: Family::of(payload.provider(), &payload.model),
+            stream: payload.is_stream(),
+        }
+    }
+
+    /// Normalizes one usage object.
+    pub fn read(&self, raw: &RawUsage) -> Usage {
+        let c = Counts::from_raw(raw);
+        // LiteLLM writes 0 for every Anthropic-family field the provider did
+        // not send, so there a 0 is indistinguishable from "not reported".
+        let zero_filled = c.shape == Shape::LiteLlm && self.family.zero_fills();
+        let reported = |v: Option<u64>| v.filter(|&n| !(zero_filled && n == 0));
+
+        let input = c.input.map(|base| self.total_input(&c, base));
+        let output = c.output.map(|base| self.total_output(&c, base));
+        if input.unwrap_or(0) == 0 && output.unwrap_or(0) == 0 {
+            // Failures and streams without a usage chunk carry 0/0: no report.
+            return Usage::default();
+        }
+
+        let mut usage = Usage {
+            input,
+            output,
+            cache_read: reported(c.read),
+            cache_write: reported(c.write),
+            reasoning: reported(c.reasoning),
+            ..Usage::default()
+        };
+        if self.stream && self.family == Family::OpenAiCompatible && usage.reasoning == Some(0) {
+            usage.reasoning = None;
+        }
+        if let Some((five_min, one_hour)) = c.split {
+            let sum = five_min + one_hour;
+            match usage.cache_write {
+                None if sum > 0 => usage.cache_write = Some(sum),
+                Some(w) if w == sum => {}
+                _ => return usage,
+            }
+            usage.cache_write_5m = Some(five_min);
+            usage.cache_write_1h = Some(one_hour);
+        }
+        usage
+    }
+
+    /// All input, from a base count that may or may not include the cache.
+    fn total_input(&self, c: &Counts, base: u64) -> u64 {
+        let (r, w) = (c.read.unwrap_or(0), c.write.unwrap_or(0));
+        let excludes_cache = match c.shape {
+            Shape::Bedrock => true,
+            Shape::Gemini => false,
+            Shape::InputOutput => self.family.raw_input_excludes_cache(),
+            Shape::LiteLlm if self.family == Family::AnthropicLike => {
+                return anthropic_prompt_tokens(c, base, r, w);
+            }
+            Shape::LiteLlm => false,
+        };
+        if excludes_cache {
+            base + r + w
+        } else {
+            reconcile(base, r, w)
+        }
+    }
+
+    /// All output, from a base count that may or may not include reasoning.
+    fn total_output(&self, c: &Counts, base: u64) -> u64 {
+        let reasoning = c.reasoning.unwrap_or(0);
+        let folded_by_total = || {
+            // xAI before LiteLLM folded its reasoning in: total counts it, completion does not.
+            self.family != Family::AnthropicLike
+                && reasoning > 0
+                && c.input
+                    .zip(c.total)
+                    .is_some_and(|(i, t)| t == i + base + reasoning)
+        };
+        if c.shape == Shape::Gemini || reasoning > base || folded_by_total() {
+            base + reasoning
+        } else {
+            base
+        }
+    }
+}
+
+/// Anthropic-family `prompt_tokens` through LiteLLM: inclusive today, but
+/// 1.65–1.74 left cache writes out (Bedrock until at least 1.77), so the
+/// numbers are checked against each other before being trusted.
+fn anthropic_prompt_tokens(c: &Counts, base: u64, r: u64, w: u64) -> u64 {
+    if r + w == 0 {
+        return base;
+    }
+    if let Some(text) = c.text {
+        if text + r + w == base {
+            return base;
+        }
+        if text + r == base {
+            return base + w;
+        }
+        if text == base {
+            return base + r + w;
+        }
+    }
+    if w > 0 {
+        let raw_total_with_write = c
+            .output
+            .zip(c.total)
+            .is_some_and(|(out, total)| total == base + out + w && total != base + out);
+        if raw_total_with_write || !c.details_carry_write {
+            return base + w;
+        }
+    }
+    reconcile(base, r, w)
+}
+
+/// A count that claims to include the cache but is smaller than it cannot.
+fn reconcile(base: u64, r: u64, w: u64) -> u64 {
+    if base >= r + w {
+        base
+    } else if base >= r {
+        base + w
+    } else {
+        base + r + w
+    }
+}
+
+impl Counts {
+    fn from_raw(raw: &RawUsage) -> Counts {
+        let n = |c: Option<TokenCount>| c.map(|c| c.0);
+        let pd = raw.prompt_tokens_details.as_ref();
+        let id = raw.input_tokens_details.as_ref();
+        let cd = raw.completion_tokens_details.as_ref();
+        let od = raw.output_tokens_details.as_ref();
+
+        let (shape, input, output, total) =
+            if raw.prompt_tokens.is_some() || raw.completion_tokens.is_some() {
+                let deepseek = n(raw.prompt_cache_hit_tokens)
+                    .zip(n(raw.prompt_cache_miss_tokens))
+                    .map(|(h, m)| h + m);
+                (
+                    Shape::LiteLlm,
+                    n(raw.prompt_tokens).or(deepseek),
+                    n(raw.completion_tokens),
+                    n(raw.total_tokens),
+                )
+            } else if raw.input_tokens.is_some() || raw.output_tokens.is_some() {
+                (
+                    Shape::InputOutput,
+                    n(raw.input_tokens),
+                    n(raw.output_tokens),
+                    n(raw.total_tokens),
+                )
+            } else if raw.bedrock_input_tokens.is_some() || raw.bedrock_output_tokens.is_some() {
+                (
+                    Shape::Bedrock,
+                    n(raw.bedrock_input_tokens),
+                    n(raw.bedrock_output_tokens),
+                    n(raw.bedrock_total_tokens),
+                )
+            } else {
+                let tool_use = n(raw.gemini_tool_use_prompt).unwrap_or(0);
+                (
+                    Shape::Gemini,
+                    n(raw.gemini_prompt).map(|p| p + tool_use),
+                    n(raw.gemini_candidates),
+                    n(raw.gemini_total),
+                )
+            };
+
+        // Aliases of one quantity are never added: LiteLLM mirrors the same
+        // count under several names. The largest survives a zero-filled twin.
+        let read = max_of([
+            pd.and_then(|d| d.cached_tokens),
+            id.and_then(|d| d.cached_tokens),
+            raw.cache_read_input_tokens,
+            raw.prompt_cache_hit_tokens,
+            raw.num_cached_tokens,
+            raw.bedrock_cache_read,
+            raw.bedrock_cache_read_count,
+            raw.gemini_cached,
+        ]);
+        let write = max_of([
+            pd.and_then(|d| d.cache_creation_tokens),
+            pd.and_then(|d| d.cache_write_tokens),
+            id.and_then(|d| d.cache_creation_tokens),
+            id.and_then(|d| d.cache_write_tokens),
+            raw.cache_creation_input_tokens,
+            raw.bedrock_cache_write,
+            raw.bedrock_cache_write_count,
+        ]);
+        let reasoning = max_of([
+            cd.and_then(|d| d.reasoning_tokens),
+            od.and_then(|d| d.reasoning_tokens),
+            raw.gemini_thoughts,
+        ]);
+        let split = pd
+            .and_then(|d| d.cache_creation_token_details.as_ref())
+            .or(raw.cache_creation.as_ref())
+            .and_then(split_of);
+
+        Counts {
+            shape,
+            input,
+            output,
+            total,
+            read,
+            write,
+            split,
+            reasoning,
+            text: pd.and_then(|d| n(d.text_tokens)),
+            details_carry_write: pd.is_some_and(|d| d.cache_creation_tokens.is_some()),
+        }
+    }
+}
+
+fn split_of(s: &CacheWriteSplit) -> Option<(u64, u64)> {
+    Some((
+        s.ephemeral_5m_input_tokens?.0,
+        s.ephemeral_1h_input_tokens?.0,
+    ))
+}
+
+fn max_of<const N: usize>(values: [Option<TokenCount>; N]) -> Option<u64> {
+    values.into_iter().flatten().map(|c| c.0).max()
+}
