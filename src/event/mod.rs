@@ -341,39 +341,51 @@ fn add_content(
         event.properties.insert(key.to_owned(), value);
     }
 
-    let limit = options.max_event_bytes;
-    let mut size = event.json_len();
-    let mut cap = [props::INPUT, props::OUTPUT_CHOICES]
-        .iter()
-        .filter_map(|k| event.properties.get(*k))
-        .map(content::longest_string)
-        .max()
-        .unwrap_or(0);
-    while size > limit && cap > 64 {
-        cap /= 2;
-        for key in [props::INPUT, props::OUTPUT_CHOICES] {
-            if let Some(v) = event.properties.get_mut(key) {
-                content::truncate_strings(v, cap);
+    event.fit_within(options.max_event_bytes)
+}
+
+impl Event {
+    /// Shrinks `$ai_input` / `$ai_output_choices` until the event is at most
+    /// `limit` bytes: long strings are cut first (halving the cap each round),
+    /// then whole content is replaced by a marker. Fails only when the event
+    /// is too large even without content.
+    pub fn fit_within(&mut self, limit: usize) -> Result<(), EventError> {
+        let mut size = self.json_len();
+        if size <= limit {
+            return Ok(());
+        }
+        let mut cap = [props::INPUT, props::OUTPUT_CHOICES]
+            .iter()
+            .filter_map(|k| self.properties.get(*k))
+            .map(content::longest_string)
+            .max()
+            .unwrap_or(0);
+        while size > limit && cap > 64 {
+            cap /= 2;
+            for key in [props::INPUT, props::OUTPUT_CHOICES] {
+                if let Some(v) = self.properties.get_mut(key) {
+                    content::truncate_strings(v, cap);
+                }
+            }
+            size = self.json_len();
+        }
+        for key in [props::OUTPUT_CHOICES, props::INPUT] {
+            if size <= limit {
+                break;
+            }
+            if let Some(v) = self.properties.get_mut(key) {
+                *v = Value::from(format!(
+                    "[removed: {} bytes over the event size limit]",
+                    size - limit
+                ));
+                size = self.json_len();
             }
         }
-        size = event.json_len();
-    }
-    for key in [props::OUTPUT_CHOICES, props::INPUT] {
-        if size <= limit {
-            break;
+        if size > limit {
+            return Err(EventError::Oversized { bytes: size, limit });
         }
-        if let Some(v) = event.properties.get_mut(key) {
-            *v = Value::from(format!(
-                "[removed: {} bytes over the event size limit]",
-                size - limit
-            ));
-            size = event.json_len();
-        }
+        Ok(())
     }
-    if size > limit {
-        return Err(EventError::Oversized { bytes: size, limit });
-    }
-    Ok(())
 }
 
 fn has_content(v: &Value) -> bool {
