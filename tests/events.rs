@@ -1,0 +1,287 @@
+//! `$ai_generation` / `$ai_embedding` properties built from payloads.
+
+use llmtap::{build_event, Event, EventOptions, HeaderProperties, Payload, ProtectedProperties};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Payload {
+    let path = format!(
+        "{}/tests/fixtures/litellm-1.106/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Payload::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn event(p: &Payload) -> Event {
+    build_event(p, &HeaderProperties::default(), &EventOptions::default()).unwrap()
+}
+
+fn props(e: &Event) -> &serde_json::Map<String, Value> {
+    &e.properties
+}
+
+#[test]
+fn anthropic_cache_properties_and_inclusive_flag() {
+    let e = event(&fixture("anthropic_cache_read_and_write_split"));
+    let p = props(&e);
+    assert_eq!(e.event, "$ai_generation");
+    assert_eq!(p["$ai_input_tokens"], 23427);
+    assert_eq!(p["$ai_output_tokens"], 400);
+    assert_eq!(p["$ai_cache_read_input_tokens"], 18000);
+    assert_eq!(p["$ai_cache_creation_input_tokens"], 5424);
+    assert_eq!(p["$ai_cache_creation_5m_input_tokens"], 1424);
+    assert_eq!(p["$ai_cache_creation_1h_input_tokens"], 4000);
+    assert_eq!(p["$ai_cache_reporting_exclusive"], false);
+    assert!(
+        !p.contains_key("$ai_reasoning_tokens"),
+        "Anthropic reported no reasoning"
+    );
+    assert_eq!(p["$ai_provider"], "anthropic");
+    assert_eq!(p["$ai_total_cost_usd"], 0.040749);
+    assert_eq!(p["$ai_cost_passthrough"], true);
+    assert_eq!(p["$ai_input_cost_usd"], 0.034749);
+    assert_eq!(p["$ai_output_cost_usd"], 0.006);
+    assert_eq!(p["$ai_http_status"], 200);
+    assert_eq!(
+        p["$ai_output_choices"][0]["content"],
+        "The capital of France is Paris."
+    );
+    assert_eq!(
+        p["$ai_input"][1]["content"],
+        "What is the capital of France?"
+    );
+}
+
+#[test]
+fn unreported_cache_and_reasoning_are_absent_not_zero() {
+    let e = event(&fixture("anthropic_plain_no_cache_fields"));
+    let p = props(&e);
+    for key in [
+        "$ai_cache_read_input_tokens",
+        "$ai_cache_creation_input_tokens",
+        "$ai_reasoning_tokens",
+        "$ai_cache_creation_5m_input_tokens",
+    ] {
+        assert!(!p.contains_key(key), "{key} must be absent");
+    }
+    assert_eq!(p["$ai_input_tokens"], 50);
+}
+
+#[test]
+fn openai_reasoning_and_cache_read() {
+    let e = event(&fixture("openai_cache_read_and_reasoning"));
+    assert_eq!(e.properties["$ai_reasoning_tokens"], 640);
+    assert_eq!(e.properties["$ai_cache_read_input_tokens"], 3584);
+    assert!(!e.properties.contains_key("$ai_cache_creation_input_tokens"));
+}
+
+#[test]
+fn embeddings_are_their_own_event_without_output() {
+    let e = event(&fixture("openai_embedding"));
+    assert_eq!(e.event, "$ai_embedding");
+    assert_eq!(e.properties["$ai_input_tokens"], 8);
+    assert!(!e.properties.contains_key("$ai_output_tokens"));
+    assert!(!e.properties.contains_key("$ai_output_choices"));
+}
+
+#[test]
+fn failures_are_generations_with_error_details() {
+    let e = event(&fixture("anthropic_fail_429"));
+    let p = props(&e);
+    assert_eq!(e.event, "$ai_generation");
+    assert_eq!(p["$ai_is_error"], true);
+    assert_eq!(p["$ai_http_status"], 429);
+    assert!(p["$ai_error"].as_str().unwrap().contains("rate limit"));
+    assert!(
+        !p.contains_key("$ai_input_tokens"),
+        "a failure reported no usage"
+    );
+    assert!(
+        !p.contains_key("$ai_total_cost_usd"),
+        "0.0 cost means unpriced"
+    );
+}
+
+#[test]
+fn identity_timestamp_and_latency() {
+    let payload = fixture("openai_cache_read_and_reasoning");
+    let e = event(&payload);
+    assert_eq!(
+        e.distinct_id, "4bc6bb76-ca76-4894-8cc1-a1293bbde184",
+        "trace id stands in"
+    );
+    assert_eq!(e.properties["$process_person_profile"], false);
+    assert_eq!(
+        e.properties["$ai_trace_id"],
+        "4bc6bb76-ca76-4894-8cc1-a1293bbde184"
+    );
+    assert_eq!(e.timestamp, "2026-11-22T11:07:43.677182Z");
+    let latency = e.properties["$ai_latency"].as_f64().unwrap();
+    assert!((latency - 0.01018).abs() < 1e-6, "{latency}");
+    assert!(
+        !e.properties.contains_key("$ai_time_to_first_token"),
+        "not a stream"
+    );
+    assert_eq!(event(&payload).uuid, e.uuid, "deterministic per payload");
+    assert_ne!(
+        event(&fixture("anthropic_plain_no_cache_fields")).uuid,
+        e.uuid
+    );
+}
+
+fn minimal(extra: Value) -> Payload {
+    let mut v = json!({"model": "gpt-4o", "custom_llm_provider": "openai", "call_type": "acompletion",
+        "status": "success", "id": "chatcmpl-9", "litellm_call_id": "call-9",
+        "startTime": 1750000000.0, "endTime": 1750000002.5, "completionStartTime": 1750000000.25,
+        "metadata": {"usage_object": {"prompt_tokens": 10, "completion_tokens": 2}},
+        "messages": [{"role": "user", "content": "hi"}],
+        "response": {"choices": [{"message": {"role": "assistant", "content": "hello"}}]}});
+    for (k, val) in extra.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    Payload::from_value(&v).unwrap()
+}
+
+#[test]
+fn streams_get_time_to_first_token_and_end_users_become_distinct_ids() {
+    let e = event(&minimal(
+        json!({"stream": true, "end_user": "user-42", "trace_id": "t 1/2"}),
+    ));
+    assert_eq!(e.properties["$ai_stream"], true);
+    assert_eq!(e.properties["$ai_time_to_first_token"], 0.25);
+    assert_eq!(e.properties["$ai_latency"], 2.5);
+    assert_eq!(e.distinct_id, "user-42");
+    assert!(!e.properties.contains_key("$process_person_profile"));
+    assert_eq!(
+        e.properties["$ai_trace_id"], "t_1_2",
+        "trace ids are made URL-safe"
+    );
+    assert_eq!(e.properties["$ai_span_id"], "call-9");
+}
+
+#[test]
+fn trace_precedence_header_then_traceparent_then_payload() {
+    let p = minimal(json!({"trace_id": "from-slp"}));
+    let tp = (
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    );
+    let e = build_event(
+        &p,
+        &HeaderProperties::from_pairs([tp]),
+        &EventOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        e.properties["$ai_trace_id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(e.properties["$ai_parent_id"], "00f067aa0ba902b7");
+    let h = HeaderProperties::from_pairs([tp, ("x-posthog-property-$ai_trace_id", "explicit")]);
+    let e = build_event(&p, &h, &EventOptions::default()).unwrap();
+    assert_eq!(e.properties["$ai_trace_id"], "explicit");
+    assert_eq!(event(&p).properties["$ai_trace_id"], "from-slp");
+}
+
+#[test]
+fn header_properties_from_both_sources_with_protection() {
+    let p = minimal(json!({"metadata": {
+        "usage_object": {"prompt_tokens": 10, "completion_tokens": 2},
+        "requester_custom_headers": {"x-posthog-property-team": "per-request",
+            "x-posthog-flag-beta": "on", "x-posthog-property-$ai_input_tokens": "0"}}}));
+    let caller = HeaderProperties::from_pairs([
+        ("X-PostHog-Property-Team", "static"),
+        ("x-posthog-property-env", "prod"),
+        ("x-posthog-property-$ai_total_cost_usd", "0"),
+    ]);
+    let e = build_event(&p, &caller, &EventOptions::default()).unwrap();
+    assert_eq!(
+        e.properties["team"], "per-request",
+        "per-request headers win over static ones"
+    );
+    assert_eq!(e.properties["env"], "prod");
+    assert_eq!(e.properties["$feature/beta"], "on");
+    assert_eq!(
+        e.properties["$ai_input_tokens"], 10,
+        "token counts are protected"
+    );
+    assert!(!e.properties.contains_key("$ai_total_cost_usd"));
+
+    let open = EventOptions::default().protected(ProtectedProperties::none());
+    let e = build_event(&p, &caller, &open).unwrap();
+    assert_eq!(
+        e.properties["$ai_input_tokens"], "0",
+        "protection is configurable"
+    );
+}
+
+#[test]
+fn privacy_mode_extra_properties_and_groups() {
+    let opts = EventOptions::default()
+        .privacy_mode(true)
+        .extra_property("service", "checkout")
+        .extra_property("$ai_input_tokens", 999)
+        .group("company", "acme");
+    let e = build_event(&minimal(json!({})), &HeaderProperties::default(), &opts).unwrap();
+    assert!(!e.properties.contains_key("$ai_input"));
+    assert!(!e.properties.contains_key("$ai_output_choices"));
+    assert_eq!(e.properties["service"], "checkout");
+    assert_eq!(e.properties["$ai_input_tokens"], 10);
+    assert_eq!(e.properties["$groups"], json!({"company": "acme"}));
+}
+
+#[test]
+fn binary_content_becomes_a_size_marker() {
+    let img = format!("data:image/png;base64,{}", "A".repeat(4000));
+    let p = minimal(json!({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": img}}, {"type": "text", "text": "what is this?"}]}]}));
+    let e = event(&p);
+    assert_eq!(
+        e.properties["$ai_input"][0]["content"][0]["image_url"]["url"],
+        "[binary image/png, 3000 bytes]"
+    );
+    assert_eq!(
+        e.properties["$ai_input"][0]["content"][1]["text"],
+        "what is this?"
+    );
+}
+
+#[test]
+fn oversized_events_are_truncated_under_the_limit() {
+    let huge = "lorem ipsum ".repeat(200_000);
+    let p = minimal(
+        json!({"messages": [{"role": "system", "content": huge}, {"role": "user", "content": "short"}]}),
+    );
+    let limit = 64 * 1024;
+    let e = build_event(
+        &p,
+        &HeaderProperties::default(),
+        &EventOptions::default().max_event_bytes(limit),
+    )
+    .unwrap();
+    assert!(e.json_len() <= limit, "{} > {limit}", e.json_len());
+    assert_eq!(e.properties["$ai_input"][1]["content"], "short");
+    assert!(e.properties["$ai_input"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("[truncated"));
+    assert_eq!(
+        e.properties["$ai_input_tokens"], 10,
+        "accounting survives truncation"
+    );
+
+    let default = event(&p);
+    assert!(default.json_len() <= llmtap::event::DEFAULT_MAX_EVENT_BYTES);
+}
+
+#[test]
+fn capture_api_shape() {
+    let e = event(&minimal(json!({})));
+    let v = serde_json::to_value(&e).unwrap();
+    let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys.len(), 5);
+    for k in ["event", "distinct_id", "properties", "timestamp", "uuid"] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    let back: Event = serde_json::from_value(v).unwrap();
+    assert_eq!(back, e);
+}
