@@ -1,1 +1,7 @@
-fn main() {}
+//! The `llmtap` binary: replay payload files, or run as a LiteLLM sidecar.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,55 @@
+//! Command-line entry point. The only code that knows about processes, flags,
+//! files and exit codes; everything else is the library.
+
+mod replay;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// LiteLLM standard logging payloads in, PostHog `$ai_generation` events out.
+#[derive(Debug, Parser)]
+#[command(name = "llmtap", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Turn a file of payloads (JSONL, JSON array or one object) into events.
+    Replay(replay::ReplayArgs),
+}
+
+/// Parses arguments, runs the command, and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_env("LLMTAP_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llmtap: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Replay(args) => runtime.block_on(replay::run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("llmtap: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The per-provider/model token summary that `replay` prints.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Display};
+
+use llmtap::Usage;
+
+/// Totals of one replay.
+#[derive(Debug, Default)]
+pub struct Summary {
+    rows: BTreeMap<(String, String), Row>,
+    /// Events handed to the sink.
+    pub written: u64,
+    /// `(where, why)` for each payload that produced no event.
+    pub skipped: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Row {
+    calls: u64,
+    usage: Usage,
+}
+
+/// Skip reasons printed one by one before the rest are only counted.
+const SHOWN_SKIPS: usize = 20;
+
+impl Summary {
+    /// Records one call's normalized usage.
+    pub fn record(&mut self, provider: &str, model: &str, usage: Usage) {
+        let row = self
+            .rows
+            .entry((provider.to_owned(), model.to_owned()))
+            .or_default();
+        row.calls += 1;
+        row.usage += usage;
+    }
+
+    /// Records a payload that produced no event.
+    pub fn skip(&mut self, location: impl Display, reason: impl Display) {
+        self.skipped
+            .push((location.to_string(), reason.to_string()));
+    }
+}
+
+fn count(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
+impl Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "llmtap replay: {} events written, {} payloads skipped",
+            self.written,
+            self.skipped.len()
+        )?;
+        for (location, reason) in self.skipped.iter().take(SHOWN_SKIPS) {
+            writeln!(f, "  skipped {location}: {reason}")?;
+        }
+        if self.skipped.len() > SHOWN_SKIPS {
+            writeln!(f, "  … and {} more", self.skipped.len() - SHOWN_SKIPS)?;
+        }
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        writeln!(
+            f,
+            "{:<12} {:<40} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9}",
+            "provider",
+            "model",
+            "calls",
+            "input",
+            "output",
+            "cache_read",
+            "cache_write",
+            "reasoning",
+            "cache_hit"
+        )?;
+        for ((provider, model), row) in &self.rows {
+            let u = &row.usage;
+            let hit = match (u.cache_read, u.input) {
+                (Some(r), Some(i)) if i > 0 => format!("{:.1}%", 100.0 * r as f64 / i as f64),
+                _ => "-".to_owned(),
+            };
+            writeln!(
+                f,
+                "{:<12} {:<40} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9}",
+                if provider.is_empty() { "?" } else { provider },
+                model,
+                row.calls,
+                count(u.input),
+                count(u.output),
+                count(u.cache_read),
+                count(u.cache_write),
+                count(u.reasoning),
+                hit
+            )?;
+        }
+        Ok(())
+    }
+}
