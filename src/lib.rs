@@ -21,6 +21,7 @@
 //!
 //! ## Cargo features
 //! - `capture` (default via `cli`): the batching HTTP exporter (tokio, reqwest).
+//! - `generate` (default via `cli`): seeded realistic payloads for benchmarks.
 //! - `cli` (default): the `llmtap` binary. Embed with `default-features = false`
 //!   to pull only serde, async-trait and the small crates the core needs.
 //!
@@ -46,6 +47,8 @@
 
 pub mod callback;
 pub mod event;
+#[cfg(feature = "generate")]
+pub mod generate;
 pub mod headers;
 pub mod payload;
 pub mod sink;

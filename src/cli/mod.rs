@@ -1,6 +1,7 @@
 //! Command-line entry point. The only code that knows about processes, flags,
 //! files and exit codes; everything else is the library.
 
+mod generate;
 mod replay;
 mod summary;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Turn a file of payloads (JSONL, JSON array or one object) into events.
     Replay(replay::ReplayArgs),
+    /// Write seeded, realistic payloads (JSONL) for benchmarks and load tests.
+    Generate(generate::GenerateArgs),
 }
 
 /// Parses arguments, runs the command, and maps its outcome to an exit code.
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(args) => runtime.block_on(replay::run(args)),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(code) => code,
