@@ -46,6 +46,8 @@
 #![warn(missing_docs)]
 
 pub mod callback;
+#[cfg(feature = "capture")]
+pub mod capture;
 pub mod event;
 #[cfg(feature = "generate")]
 pub mod generate;
@@ -56,6 +58,10 @@ pub mod usage;
 
 // The public API in one screen.
 pub use callback::{CallContext, Callback, CallbackError, CallbackRegistry, PostHogCallback};
+#[cfg(feature = "capture")]
+pub use capture::{
+    CaptureBuilder, CaptureClient, ConfigError, DeliveryReport, DropReason, FullPolicy, Stats,
+};
 pub use event::{build_event, build_event_with_usage, Event, EventError, EventOptions};
 pub use headers::{HeaderProperties, ProtectedProperties};
 pub use payload::{Payload, PayloadError};

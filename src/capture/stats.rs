@@ -1,0 +1,282 @@
+//! Counters readable at any time, and the reasons an event can be dropped.
+//!
+//! Every event that is not delivered is counted under exactly one
+//! [`DropReason`], so `accepted == sent + dropped-after-acceptance + pending`
+//! holds at any moment and an operator can tell loss from backlog.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Why an event was not delivered.
+///
+/// [`DropReason::as_str`] is stable: use it as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The queue was full: policy [`FullPolicy::DropNewest`](super::FullPolicy),
+    /// or [`FullPolicy::Block`](super::FullPolicy) ran out of time.
+    QueueFull,
+    /// Larger than `max_event_bytes` even after its content was shrunk.
+    Oversized,
+    /// Failed validation (empty `event` or `distinct_id`, bad timestamp), so
+    /// it was never queued: one bad event must not fail a whole batch.
+    Invalid,
+    /// The server refused the batch with a status retrying cannot fix
+    /// (400, 401, 403, 413, ...).
+    Rejected,
+    /// Retryable failures outlasted the per-batch retry deadline.
+    RetriesExhausted,
+    /// Still undelivered when `shutdown`'s timeout ran out. An event that was
+    /// in flight at that moment may have reached the server anyway.
+    ShutdownTimeout,
+    /// Captured after shutdown began.
+    Closed,
+}
+
+const REASONS: usize = 7;
+
+impl DropReason {
+    /// Every reason, in a stable order.
+    pub const ALL: [DropReason; REASONS] = [
+        DropReason::QueueFull,
+        DropReason::Oversized,
+        DropReason::Invalid,
+        DropReason::Rejected,
+        DropReason::RetriesExhausted,
+        DropReason::ShutdownTimeout,
+        DropReason::Closed,
+    ];
+
+    /// The stable snake_case name, e.g. `queue_full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::Oversized => "oversized",
+            DropReason::Invalid => "invalid",
+            DropReason::Rejected => "rejected",
+            DropReason::RetriesExhausted => "retries_exhausted",
+            DropReason::ShutdownTimeout => "shutdown_timeout",
+            DropReason::Closed => "closed",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Dropped events, counted by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounts([u64; REASONS]);
+
+impl DropCounts {
+    /// Events dropped for `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    /// Events dropped for any reason.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Drops counted since `earlier`, a snapshot of the same counters.
+    pub(crate) fn since(&self, earlier: &DropCounts) -> DropCounts {
+        let mut diff = *self;
+        for (d, e) in diff.0.iter_mut().zip(earlier.0) {
+            *d = d.saturating_sub(e);
+        }
+        diff
+    }
+
+    /// The reasons with a non-zero count, in [`DropReason::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .into_iter()
+            .map(|r| (r, self.get(r)))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
+/// `queue_full=3, invalid=1`, or `none`.
+impl fmt::Display for DropCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (reason, n) in self.iter() {
+            if !first {
+                f.write_str(", ")?;
+            }
+            write!(f, "{reason}={n}")?;
+            first = false;
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+/// The last batch the server refused, kept so an operator can see why
+/// without trawling logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status, or `None` when the request could not even be sent.
+    pub status: Option<u16>,
+    /// Events in the refused batch.
+    pub events: usize,
+    /// The server's message (start of the response body), API key redacted.
+    pub message: String,
+}
+
+/// A snapshot of the exporter's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events taken into the queue.
+    pub accepted: u64,
+    /// Events the server acknowledged with a 2xx.
+    pub sent: u64,
+    /// Events dropped, by reason (including ones refused before queueing).
+    pub dropped: DropCounts,
+    /// Accepted events neither delivered nor dropped yet.
+    pub pending: u64,
+    /// Events waiting in the queue (part of `pending`).
+    pub queue_len: usize,
+    /// Events whose content was shrunk to fit `max_event_bytes`.
+    pub truncated: u64,
+    /// Batches the server acknowledged.
+    pub batches: u64,
+    /// HTTP requests made, retries included.
+    pub requests: u64,
+    /// Requests that were retries of an earlier failed one.
+    pub retries: u64,
+    /// Request bodies as JSON, before compression, summed over requests.
+    pub bytes_json: u64,
+    /// Request bodies as sent (after gzip when on), summed over requests.
+    pub bytes_sent: u64,
+    /// The most recent refused batch.
+    pub last_rejection: Option<Rejection>,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub sent: AtomicU64,
+    pub truncated: AtomicU64,
+    pub batches: AtomicU64,
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub bytes_json: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    dropped: [AtomicU64; REASONS],
+    warned: AtomicBool,
+    last_rejection: Mutex<Option<Rejection>>,
+}
+
+impl Counters {
+    /// Counts `n` dropped events, warning once per client so a flood of
+    /// drops cannot flood the logs too.
+    pub fn dropped(&self, reason: DropReason, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.dropped[reason.index()].fetch_add(n, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                reason = reason.as_str(),
+                count = n,
+                "Dropped events; later drops are only counted (see CaptureClient::stats)."
+            );
+        }
+    }
+
+    /// Remembers a refused batch; returns true for the first one.
+    pub fn rejected(&self, rejection: Rejection) -> bool {
+        let mut last = self
+            .last_rejection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = last.is_none();
+        *last = Some(rejection);
+        first
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn drop_counts(&self) -> DropCounts {
+        let mut counts = DropCounts::default();
+        for (slot, counter) in counts.0.iter_mut().zip(&self.dropped) {
+            *slot = counter.load(Ordering::Relaxed);
+        }
+        counts
+    }
+
+    pub fn snapshot(&self, accepted: u64, settled: u64, queue_len: usize) -> Stats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            accepted,
+            sent: load(&self.sent),
+            dropped: self.drop_counts(),
+            pending: accepted.saturating_sub(settled),
+            queue_len,
+            truncated: load(&self.truncated),
+            batches: load(&self.batches),
+            requests: load(&self.requests),
+            retries: load(&self.retries),
+            bytes_json: load(&self.bytes_json),
+            bytes_sent: load(&self.bytes_sent),
+            last_rejection: self
+                .last_rejection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_names_are_stable_and_unique() {
+        let names: Vec<_> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "queue_full",
+                "oversized",
+                "invalid",
+                "rejected",
+                "retries_exhausted",
+                "shutdown_timeout",
+                "closed"
+            ]
+        );
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
+    }
+
+    #[test]
+    fn counts_display_and_total() {
+        let c = Counters::default();
+        assert_eq!(c.drop_counts().to_string(), "none");
+        c.dropped(DropReason::QueueFull, 3);
+        c.dropped(DropReason::Invalid, 1);
+        c.dropped(DropReason::Rejected, 0);
+        let counts = c.drop_counts();
+        assert_eq!(counts.total(), 4);
+        assert_eq!(counts.get(DropReason::QueueFull), 3);
+        assert_eq!(counts.to_string(), "queue_full=3, invalid=1");
+    }
+}
