@@ -1,6 +1,11 @@
-//! Prompt and completion content: binary markers, output extraction, truncation.
+//! Prompt and completion content: kept raw, rewritten only when it must be.
+//!
+//! Content dominates event size and cost, so the common case forwards the
+//! payload's bytes untouched; a tree is built only for content that holds
+//! binary data or has to be truncated.
 
-use serde_json::{Map, Value};
+use serde_json::value::{to_raw_value, RawValue};
+use serde_json::Value;
 
 /// Strings this long that are pure base64 are treated as binary, not prose.
 const MIN_BARE_BASE64_LEN: usize = 512;
@@ -22,6 +27,47 @@ pub(crate) fn replace_binary(value: &mut Value) {
     }
 }
 
+/// A copy of `raw` fit to forward on one JSONL line: binary data replaced (if
+/// asked) and pretty-printing removed, parsing only when a cheap scan says so.
+pub(crate) fn forwardable(raw: &RawValue, replace: bool) -> Box<RawValue> {
+    let json = raw.get().as_bytes();
+    // Newlines inside JSON strings are escaped: a raw one is layout.
+    let multiline = memchr::memchr2(b'\n', b'\r', json).is_some();
+    match (replace && may_hold_binary(json), multiline) {
+        (true, _) => rewrite(raw, replace_binary),
+        (false, true) => rewrite(raw, |_| {}),
+        (false, false) => raw.to_owned(),
+    }
+}
+
+/// Parses, edits and re-encodes content. Raw content is valid JSON, so
+/// neither step can fail; should one anyway, the content is left as it was.
+pub(crate) fn rewrite(raw: &RawValue, edit: impl FnOnce(&mut Value)) -> Box<RawValue> {
+    let Ok(mut value) = serde_json::from_str::<Value>(raw.get()) else {
+        return raw.to_owned();
+    };
+    edit(&mut value);
+    to_raw_value(&value).unwrap_or_else(|_| raw.to_owned())
+}
+
+/// True when `json` has a data URL or may have a bare base64 run long enough to matter.
+///
+/// A run of at least [`MIN_BARE_BASE64_LEN`] bytes always covers a whole
+/// aligned block of half that size, so checking aligned blocks suffices; in
+/// prose each block fails within a few bytes, which keeps this scan far
+/// cheaper than reading every byte.
+fn may_hold_binary(json: &[u8]) -> bool {
+    if memchr::memmem::find(json, b";base64,").is_some() {
+        return true;
+    }
+    json.chunks_exact(MIN_BARE_BASE64_LEN / 2)
+        .any(|block| block.iter().all(|&b| is_base64(b)))
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+}
+
 fn binary_marker(s: &str) -> Option<String> {
     if let Some(rest) = s.strip_prefix("data:") {
         let (mime, data) = rest.split_once(";base64,")?;
@@ -38,37 +84,6 @@ fn binary_marker(s: &str) -> Option<String> {
 
 fn decoded_len(base64_len: usize) -> usize {
     base64_len / 4 * 3
-}
-
-/// What the model answered, in PostHog's `$ai_output_choices` shape.
-///
-/// Chat: each choice's message (or text); Responses API: the `output` items;
-/// Anthropic messages: one assistant message with the content blocks.
-pub(crate) fn output_choices(response: &Value) -> Option<Value> {
-    if let Some(choices) = response.get("choices").and_then(Value::as_array) {
-        let out = choices
-            .iter()
-            .filter_map(|c| {
-                c.get("message").cloned().or_else(|| {
-                    let text = c.get("text")?.clone();
-                    Some(assistant(text))
-                })
-            })
-            .collect();
-        return Some(Value::Array(out));
-    }
-    if let Some(output) = response.get("output").filter(|o| o.is_array()) {
-        return Some(output.clone());
-    }
-    let content = response.get("content").filter(|c| !c.is_null())?;
-    Some(Value::Array(vec![assistant(content.clone())]))
-}
-
-fn assistant(content: Value) -> Value {
-    let mut m = Map::new();
-    m.insert("role".into(), Value::from("assistant"));
-    m.insert("content".into(), content);
-    Value::Object(m)
 }
 
 /// Cuts every string in `value` longer than `max_chars` characters.
@@ -118,36 +133,33 @@ mod tests {
     }
 
     #[test]
+    fn raw_content_is_copied_untouched_unless_it_holds_binary() {
+        let prose =
+            RawValue::from_string(r#"[{"content":"caf\u00e9 and prose","role":"user"}]"#.into())
+                .unwrap();
+        assert_eq!(forwardable(&prose, true).get(), prose.get());
+        let image =
+            RawValue::from_string(r#"[{"url":"data:image/jpeg;base64,AAAA"}]"#.into()).unwrap();
+        assert_eq!(
+            forwardable(&image, true).get(),
+            r#"[{"url":"[binary image/jpeg, 3 bytes]"}]"#
+        );
+        let bare = to_raw_value(&json!({"audio": "Zm9v".repeat(200)})).unwrap();
+        assert_eq!(
+            forwardable(&bare, true).get(),
+            r#"{"audio":"[binary base64, 600 bytes]"}"#
+        );
+        assert_eq!(forwardable(&bare, false).get(), bare.get());
+        let pretty = RawValue::from_string("[\n  {\"a\": 1}\n]".into()).unwrap();
+        assert_eq!(forwardable(&pretty, false).get(), r#"[{"a":1}]"#);
+    }
+
+    #[test]
     fn long_prose_is_not_mistaken_for_base64() {
         let prose = "word ".repeat(200);
         let mut v = Value::from(prose.clone());
         replace_binary(&mut v);
         assert_eq!(v, Value::from(prose));
-    }
-
-    #[test]
-    fn output_choices_for_each_api_shape() {
-        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}]});
-        assert_eq!(
-            output_choices(&chat).unwrap(),
-            json!([{"role": "assistant", "content": "hi"}])
-        );
-        let text = json!({"choices": [{"text": "hi"}]});
-        assert_eq!(
-            output_choices(&text).unwrap(),
-            json!([{"role": "assistant", "content": "hi"}])
-        );
-        let responses = json!({"output": [{"type": "message", "content": []}]});
-        assert_eq!(
-            output_choices(&responses).unwrap(),
-            json!([{"type": "message", "content": []}])
-        );
-        let messages = json!({"content": [{"type": "text", "text": "hi"}]});
-        assert_eq!(
-            output_choices(&messages).unwrap(),
-            json!([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
-        );
-        assert_eq!(output_choices(&json!({"data": []})), None);
     }
 
     #[test]

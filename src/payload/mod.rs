@@ -9,6 +9,7 @@
 mod batch;
 mod error;
 pub mod number;
+mod response;
 mod usage_object;
 
 use std::collections::BTreeMap;
@@ -86,12 +87,13 @@ pub struct Payload {
     /// Proxy metadata, including `usage_object` and the client's custom headers.
     #[serde(default)]
     pub metadata: Option<Metadata>,
-    /// Request messages (or embedding input), as sent.
+    /// Request messages (or embedding input), as sent. Kept as raw JSON: it is
+    /// forwarded, not inspected, and re-encoding it would cost more than parsing.
     #[serde(default)]
-    pub messages: Option<Value>,
-    /// The response dump (OpenAI chat shape, Responses API shape, embedding list…).
+    pub messages: Option<Box<RawValue>>,
+    /// The response dump (OpenAI chat shape, Responses API shape, embedding list…), raw.
     #[serde(default)]
-    pub response: Option<Value>,
+    pub response: Option<Box<RawValue>>,
     /// Request parameters such as temperature and max_tokens.
     #[serde(default)]
     pub model_parameters: Option<Value>,
@@ -107,6 +109,9 @@ pub struct Payload {
     /// `response.usage`, typed; filled after parsing because `response` stays raw.
     #[serde(skip)]
     pub response_usage: Option<RawUsage>,
+    /// What the model answered, in `$ai_output_choices` shape, taken from `response`.
+    #[serde(skip)]
+    pub output_choices: Option<Box<RawValue>>,
 }
 
 /// The parts of `metadata` llmtap reads.
@@ -204,19 +209,12 @@ impl Payload {
         }
     }
 
-    /// Validates what serde cannot, and types `response.usage`.
+    /// Reads what `response` holds for usage and output, once.
     fn finish(mut self) -> Result<Payload, PayloadError> {
-        if let Some(usage) = self.response.as_ref().and_then(|r| r.get("usage")) {
-            if !usage.is_null() {
-                let parsed =
-                    serde_path_to_error::deserialize::<_, RawUsage>(usage).map_err(|e| {
-                        PayloadError::Field {
-                            field: format!("response.usage.{}", e.path()),
-                            message: e.inner().to_string(),
-                        }
-                    })?;
-                self.response_usage = Some(parsed);
-            }
+        if let Some(response) = &self.response {
+            let parts = response::read(response)?;
+            self.response_usage = parts.usage;
+            self.output_choices = parts.output_choices;
         }
         Ok(self)
     }
