@@ -3,6 +3,7 @@
 
 mod generate;
 mod replay;
+mod serve;
 mod summary;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Turn a file of payloads (JSONL, JSON array or one object) into events.
     Replay(replay::ReplayArgs),
+    /// Receive LiteLLM's generic API logger and ship events (the sidecar).
+    Serve(serve::ServeArgs),
     /// Write seeded, realistic payloads (JSONL) for benchmarks and load tests.
     Generate(generate::GenerateArgs),
 }
@@ -35,10 +38,14 @@ pub fn main() -> ExitCode {
             EnvFilter::try_from_env("LLMTAP_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // The sidecar serves requests on every core; one-shot commands need one thread.
+    let runtime = match &cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("llmtap: cannot start the async runtime: {e}");
@@ -48,6 +55,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => runtime.block_on(replay::run(args)),
         Command::Generate(args) => generate::run(args),
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
     };
     match result {
         Ok(code) => code,

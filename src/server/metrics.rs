@@ -1,0 +1,215 @@
+//! Prometheus metrics: token accounting per provider and model, from the
+//! normalized usage (so Anthropic cache reads count, unlike in LiteLLM's own
+//! cached-token metric), and the fate of every event.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use llmtap::capture::{DropReason, Stats};
+use llmtap::Usage;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    provider: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+type Tokens = Family<ModelLabels, Counter>;
+
+/// Every metric the sidecar exposes at `GET /metrics`.
+pub struct Metrics {
+    registry: Registry,
+    calls: Tokens,
+    input: Tokens,
+    output: Tokens,
+    cache_read: Tokens,
+    cache_write: Tokens,
+    cache_write_5m: Tokens,
+    cache_write_1h: Tokens,
+    reasoning: Tokens,
+    cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
+    received: Counter,
+    accepted: Counter,
+    rejected: Family<ReasonLabels, Counter>,
+    refused_requests: Counter,
+    delivered: Counter,
+    dropped: Family<ReasonLabels, Counter>,
+    queue_len: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("llmtap");
+        let mut tokens = |name: &str, help: &str| {
+            let family = Tokens::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let calls = tokens("calls", "LLM calls accepted, by provider and model");
+        let input = tokens("input_tokens", "Input tokens, cached ones included");
+        let output = tokens("output_tokens", "Output tokens, reasoning included");
+        let cache_read = tokens(
+            "cache_read_tokens",
+            "Input tokens read from the prompt cache",
+        );
+        let cache_write = tokens(
+            "cache_write_tokens",
+            "Input tokens written to the prompt cache",
+        );
+        let cache_write_5m = tokens("cache_write_5m_tokens", "Cache writes with a 5-minute TTL");
+        let cache_write_1h = tokens("cache_write_1h_tokens", "Cache writes with a 1-hour TTL");
+        let reasoning = tokens("reasoning_tokens", "Reasoning tokens (part of output)");
+        let cost = Family::<ModelLabels, Counter<f64, AtomicU64>>::default();
+        registry.register("cost_usd", "Cost in USD as priced by LiteLLM", cost.clone());
+        let received = Counter::default();
+        registry.register(
+            "payloads_received",
+            "Payload entries received, bad ones included",
+            received.clone(),
+        );
+        let accepted = Counter::default();
+        registry.register(
+            "events_accepted",
+            "Events handed to the exporter",
+            accepted.clone(),
+        );
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "payloads_rejected",
+            "Entries that produced no event, by reason",
+            rejected.clone(),
+        );
+        let refused_requests = Counter::default();
+        registry.register(
+            "requests_refused",
+            "Requests answered 503 because the exporter queue was full",
+            refused_requests.clone(),
+        );
+        let delivered = Counter::default();
+        registry.register(
+            "events_delivered",
+            "Events the capture API acknowledged",
+            delivered.clone(),
+        );
+        let dropped = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "events_dropped",
+            "Accepted events that were not delivered, by reason",
+            dropped.clone(),
+        );
+        let queue_len = Gauge::default();
+        registry.register(
+            "queue_length",
+            "Events waiting in the exporter queue",
+            queue_len.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            input,
+            output,
+            cache_read,
+            cache_write,
+            cache_write_5m,
+            cache_write_1h,
+            reasoning,
+            cost,
+            received,
+            accepted,
+            rejected,
+            refused_requests,
+            delivered,
+            dropped,
+            queue_len,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one entry of a request body.
+    pub fn received(&self) {
+        self.received.inc();
+    }
+
+    /// Counts an entry that produced no event.
+    pub fn rejected(&self, reason: &str) {
+        self.rejected
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a request refused with 503 and the entries it carried.
+    pub fn refused(&self) {
+        self.refused_requests.inc();
+    }
+
+    /// Counts an accepted call's usage and cost.
+    pub fn accepted(&self, provider: &str, model: &str, usage: &Usage, cost: Option<f64>) {
+        let labels = ModelLabels {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+        };
+        self.accepted.inc();
+        self.calls.get_or_create(&labels).inc();
+        for (family, value) in [
+            (&self.input, usage.input),
+            (&self.output, usage.output),
+            (&self.cache_read, usage.cache_read),
+            (&self.cache_write, usage.cache_write),
+            (&self.cache_write_5m, usage.cache_write_5m),
+            (&self.cache_write_1h, usage.cache_write_1h),
+            (&self.reasoning, usage.reasoning),
+        ] {
+            if let Some(v) = value {
+                family.get_or_create(&labels).inc_by(v);
+            }
+        }
+        if let Some(c) = cost {
+            self.cost.get_or_create(&labels).inc_by(c);
+        }
+    }
+
+    /// The text exposition, with the exporter's counters brought up to date:
+    /// the capture client's stats, or the count written to a local sink.
+    pub fn render(&self, stats: Option<&Stats>, written_locally: u64) -> String {
+        catch_up(&self.delivered, written_locally);
+        if let Some(stats) = stats {
+            catch_up(&self.delivered, stats.sent);
+            for reason in DropReason::ALL {
+                let labels = ReasonLabels {
+                    reason: reason.as_str().to_owned(),
+                };
+                catch_up(
+                    &self.dropped.get_or_create(&labels),
+                    stats.dropped.get(reason),
+                );
+            }
+            self.queue_len
+                .set(i64::try_from(stats.queue_len).unwrap_or(i64::MAX));
+        }
+        let mut out = String::with_capacity(4096);
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Exporter counters live in the exporter; mirror them into monotonic counters.
+fn catch_up(counter: &Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
+    }
+}

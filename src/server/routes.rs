@@ -1,0 +1,167 @@
+//! Request handlers.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use llmtap::payload::split_body;
+use llmtap::{build_event_with_usage, normalize, Event, HeaderProperties, Payload, Usage};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+
+/// Errors listed in a response body, at most; the rest are only counted.
+const LISTED_ERRORS: usize = 20;
+
+/// One entry that became an event, with what the metrics need.
+struct Ready {
+    event: Event,
+    provider: String,
+    model: String,
+    usage: Usage,
+    cost: Option<f64>,
+}
+
+/// `POST /litellm`: a JSON array, NDJSON or one payload.
+pub async fn receive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(expected) = &state.auth_token {
+        if !authorized(&headers, expected.0.as_bytes()) {
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "missing or wrong bearer token"}),
+            );
+        }
+    }
+    let entries = match split_body(&body) {
+        Ok(entries) => entries,
+        Err(e) => {
+            state.metrics.received();
+            state.metrics.rejected("unreadable_body");
+            return json_response(StatusCode::BAD_REQUEST, json!({"error": e.to_string()}));
+        }
+    };
+    // The POST's own headers are the logger's static ones (GENERIC_LOGGER_HEADERS);
+    // each payload's requester_custom_headers are merged per entry.
+    let caller = HeaderProperties::from_pairs(
+        headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+    );
+
+    let mut errors = Vec::new();
+    let mut reject = |location: &dyn Display, reason: &str, detail: &dyn Display| {
+        state.metrics.rejected(reason);
+        errors.push(format!("{location}: {detail}"));
+    };
+    let mut ready = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        state.metrics.received();
+        if entry.is_null() {
+            reject(&entry.location, "null_entry", &"null entry");
+            continue;
+        }
+        let payload = match Payload::from_slice(entry.bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                reject(&entry.location, "invalid_payload", &e);
+                continue;
+            }
+        };
+        let usage = normalize(&payload);
+        match build_event_with_usage(&payload, &usage, &caller, &state.options) {
+            Ok(event) => ready.push(Ready {
+                event,
+                provider: payload.provider().to_owned(),
+                model: payload.model.clone(),
+                usage,
+                cost: payload.response_cost.map(|c| c.0).filter(|c| *c > 0.0),
+            }),
+            Err(e) => reject(&entry.location, "event_error", &e),
+        }
+    }
+
+    // All or nothing: LiteLLM does not retry, so refusing loudly beats
+    // accepting and then dropping part of the request.
+    if state.output.room().is_some_and(|room| room < ready.len()) {
+        state.metrics.refused();
+        let mut response = json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "exporter queue is full", "accepted": 0, "refused": ready.len()}),
+        );
+        if let Ok(v) = state.retry_after_secs.to_string().parse() {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+
+    let mut accepted = 0;
+    for r in ready {
+        match state.output.capture(r.event) {
+            Ok(()) => {
+                accepted += 1;
+                state
+                    .metrics
+                    .accepted(&r.provider, &r.model, &r.usage, r.cost);
+            }
+            Err(e) => {
+                state.metrics.rejected("sink_refused");
+                errors.push(format!("{}: {e}", r.model));
+            }
+        }
+    }
+    let rejected = errors.len();
+    errors.truncate(LISTED_ERRORS);
+    json_response(
+        StatusCode::OK,
+        json!({"accepted": accepted, "rejected": rejected, "errors": errors}),
+    )
+}
+
+/// `GET /healthz`.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /metrics`: Prometheus / OpenMetrics text.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let body = state.metrics.render(
+        state.output.stats().as_ref(),
+        state.output.written_locally(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn authorized(headers: &HeaderMap, expected: &[u8]) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    given.trim().as_bytes().ct_eq(expected).into()
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
