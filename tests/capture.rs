@@ -79,6 +79,23 @@ fn gzip_can_be_switched_off_and_extra_headers_are_sent() {
 }
 
 #[tokio::test]
+async fn a_user_supplied_http_client_is_used() {
+    let server = CaptureServer::start();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-from-custom-client", "yes".parse().unwrap());
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let client = builder(&server).http_client(http).build().unwrap();
+    capture_all(&client, 0..2);
+    assert!(client.shutdown(PATIENCE).await.is_lossless());
+    let requests = server.requests();
+    assert_eq!(requests[0].header("x-from-custom-client"), Some("yes"));
+    assert_eq!(server.received_uuids(), uuids(0..2));
+}
+
+#[tokio::test]
 async fn batches_close_at_the_byte_budget() {
     let server = CaptureServer::start();
     // Each event is ~2.1 KB of JSON; 10 KB batches hold four of them.
@@ -295,19 +312,36 @@ async fn oversized_events_are_shrunk_or_dropped_never_sent_for_a_413() {
 }
 
 #[tokio::test]
-async fn a_413_from_the_server_is_not_retried() {
+async fn a_413_splits_the_batch_and_drops_only_the_event_still_too_large() {
     let server = CaptureServer::start_with(ServerOptions {
         max_body_bytes: 2_000,
+        max_event_bytes: 1_000,
         ..ServerOptions::default()
     });
     let clock = TestClock::new();
     let client = builder(&server).clock(clock.clone()).build().unwrap();
-    capture_all(&client, 0..20);
+    for i in 0..20 {
+        let e = if i == 13 {
+            event_with(i, json!({"blob": filler(1_200)}))
+        } else {
+            event(i)
+        };
+        client.capture(e).unwrap();
+    }
     let report = client.flush(PATIENCE).await;
-    assert_eq!(report.dropped.get(DropReason::Rejected), 20);
-    assert_eq!(server.request_count(), 1);
-    assert_eq!(server.requests()[0].status, Some(413));
-    assert!(clock.sleeps().is_empty());
+    assert!(report.is_complete());
+    assert_eq!(report.delivered, 19);
+    assert_eq!(report.dropped.get(DropReason::Rejected), 1);
+
+    let expected: Vec<u128> = (0..20).filter(|&i| i != 13).collect();
+    assert_eq!(server.received_uuids(), uuids(expected), "order kept");
+    let rejection = client.stats().last_rejection.unwrap();
+    assert_eq!((rejection.status, rejection.events), (Some(413), 1));
+    assert!(clock.sleeps().is_empty(), "a 413 is never retried as is");
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.status == Some(200) || r.status == Some(413)));
 }
 
 #[tokio::test]

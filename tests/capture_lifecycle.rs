@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use llmtap::capture::{DropReason, FullPolicy};
 use llmtap::{CaptureClient, Sink, SinkError};
-use support::{builder, event, sorted, uuids, CaptureServer, Gate, Reply, PATIENCE};
+use serde_json::json;
+use support::{
+    builder, event, event_with, filler, sorted, uuids, CaptureServer, Gate, Reply, PATIENCE,
+};
 
 /// Starts a client whose first request the server holds until `gate` opens,
 /// and returns once that request is held: from then on the worker takes
@@ -153,6 +156,33 @@ async fn events_captured_during_an_in_flight_flush_are_not_lost() {
     let report = client.shutdown(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
     assert_eq!(server.received_uuids(), uuids(0..6), "exactly once each");
+}
+
+#[tokio::test]
+async fn a_flush_is_not_fooled_by_a_later_event_dropped_first() {
+    let server = CaptureServer::start();
+    let gate = Gate::new();
+    server.script([Reply::normal().gated(&gate)]);
+    let client = builder(&server).batch_size(2).build().unwrap();
+    client.capture(event(0)).unwrap();
+    client.capture(event(1)).unwrap();
+    assert!(server.wait_for_requests(1, PATIENCE));
+    // Queued behind the held batch: a good event, the flush, then an event
+    // the worker will drop as oversized before the good one is sent.
+    client.capture(event(2)).unwrap();
+    let flush = client.flush(PATIENCE);
+    client
+        .capture(event_with(3, json!({"blob": filler(2_000_000)})))
+        .unwrap();
+    gate.open();
+    let report = flush.await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(
+        report.delivered, 3,
+        "event 2 was delivered before the flush returned"
+    );
+    assert_eq!(report.dropped.get(DropReason::Oversized), 1);
+    assert_eq!(server.received_uuids(), uuids(0..3));
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::config::{CaptureBuilder, Config, ConfigError, FullPolicy};
+use super::config::{CaptureBuilder, Config, FullPolicy};
+use super::error::ConfigError;
 use super::queue::Refused;
 use super::stats::{DropCounts, DropReason, Stats};
 use super::validate::validate;

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use thiserror::Error;
 
 use super::batcher::Limits;
 use super::clock::{Clock, SystemClock};
+pub use super::error::ConfigError;
 use super::retry::RetryPolicy;
+pub use super::secret::ApiKey;
 use super::transport;
 use super::CaptureClient;
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
@@ -43,58 +44,6 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Total time one batch may spend retrying before it is dropped.
 pub const DEFAULT_RETRY_DEADLINE: Duration = Duration::from_secs(60);
 
-/// A PostHog project API key.
-///
-/// `Debug` and `Display` print `**REDACTED**` so the key cannot leak through
-/// logs, errors or `{:?}` of a struct holding it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
-    }
-
-    /// The key itself, for the request body and nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Replaces the key in `text` (e.g. a server message echoing it).
-    pub(crate) fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.0, "**REDACTED**")
-        }
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("**REDACTED**")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("**REDACTED**")
-    }
-}
-
-impl From<String> for ApiKey {
-    fn from(key: String) -> Self {
-        ApiKey(key)
-    }
-}
-
-impl From<&str> for ApiKey {
-    fn from(key: &str) -> Self {
-        ApiKey(key.to_owned())
-    }
-}
-
 /// What `capture` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FullPolicy {
@@ -114,44 +63,6 @@ impl FullPolicy {
             FullPolicy::DropNewest => Duration::ZERO,
         }
     }
-}
-
-/// Why a [`CaptureBuilder`] could not build a client.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// No API key from code or `POSTHOG_API_KEY`.
-    #[error("no PostHog API key: set POSTHOG_API_KEY or call CaptureBuilder::api_key")]
-    MissingApiKey,
-    /// The host is not an http(s) URL.
-    #[error("invalid host {host:?}: {reason}")]
-    InvalidHost {
-        /// The host as given.
-        host: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A numeric or duration setting is out of range.
-    #[error("invalid {setting}: {reason}")]
-    InvalidSetting {
-        /// The builder method's name.
-        setting: &'static str,
-        /// The rule it broke.
-        reason: String,
-    },
-    /// An extra header's name or value is not valid HTTP. The value is never
-    /// printed: it may be a credential.
-    #[error("invalid header {name:?}")]
-    InvalidHeader {
-        /// The header name as given.
-        name: String,
-    },
-    /// The default HTTP client could not be built (TLS setup).
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(String),
-    /// The worker thread or its runtime could not start.
-    #[error("cannot start the capture worker: {0}")]
-    Worker(#[source] std::io::Error),
 }
 
 /// Settings for a [`CaptureClient`]; every setting has a default.
@@ -242,7 +153,7 @@ impl CaptureBuilder {
         let mut builder = Self::new();
         let read = |name| lookup(name).filter(|v: &String| !v.trim().is_empty());
         if let Some(key) = read(ENV_API_KEY) {
-            builder.api_key = Some(ApiKey(key.trim().to_owned()));
+            builder.api_key = Some(ApiKey::new(key.trim()));
         }
         if let Some(host) = read(ENV_HOST) {
             builder.host = host.trim().to_owned();
@@ -358,7 +269,7 @@ impl CaptureBuilder {
     pub(crate) fn validate(self) -> Result<Config, ConfigError> {
         let api_key = self
             .api_key
-            .filter(|k| !k.0.trim().is_empty())
+            .filter(|k| !k.expose().trim().is_empty())
             .ok_or(ConfigError::MissingApiKey)?;
         let url = batch_url(&self.host).map_err(|reason| ConfigError::InvalidHost {
             host: api_key.redact(&self.host),

@@ -32,14 +32,19 @@
 //! - **Accepted means tracked.** Every event `capture` accepts is either
 //!   acknowledged by the server (a 2xx for its batch) or dropped and counted
 //!   under one [`DropReason`]; [`CaptureClient::stats`] shows both at any time.
-//! - **Dropped only for a reason:** the queue was full (`queue_full`), it was
-//!   invalid (`invalid`: empty `event` or `distinct_id`, bad timestamp; the
-//!   server would 400 the whole batch) or over the size limit even after
-//!   [`Event::fit_within`](crate::Event::fit_within) shrank its content
-//!   (`oversized`), the server refused its batch with a status retrying cannot
-//!   fix (`rejected`: 400, 401, 403, 413, ...), retries ran past the per-batch
-//!   deadline (`retries_exhausted`), `shutdown` ran out of time
-//!   (`shutdown_timeout`), or it was captured after shutdown (`closed`).
+//! - **Dropped only for a reason**, and counted under it:
+//!   - `queue_full`: the queue was full (see [`FullPolicy`]);
+//!   - `invalid`: empty `event` or `distinct_id`, or a bad timestamp, which
+//!     would make the server 400 the whole batch;
+//!   - `oversized`: over `max_event_bytes` even after
+//!     [`Event::fit_within`](crate::Event::fit_within) shrank its content;
+//!   - `rejected`: the server refused with a status retrying cannot fix (400,
+//!     401, 403, ...); a 413 first splits the batch in halves, so only an
+//!     event too large on its own is dropped;
+//!   - `retries_exhausted`: transient failures outlasted `retry_deadline`;
+//!   - `shutdown_timeout`: still undelivered when `shutdown` ran out of time;
+//!   - `closed`: captured after shutdown began.
+//!
 //!   The first drop logs a warning; shutdown logs the totals.
 //! - **At least once, rarely twice.** A batch is resent only after a network
 //!   error, a timeout or 408/429/5xx, with its events' stable `uuid`s. A
@@ -78,8 +83,10 @@ mod batcher;
 mod client;
 mod clock;
 mod config;
+mod error;
 mod queue;
 mod retry;
+mod secret;
 mod stats;
 mod transport;
 mod validate;
@@ -89,10 +96,11 @@ mod worker;
 pub use client::{CaptureClient, DeliveryReport};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use config::{
-    ApiKey, CaptureBuilder, ConfigError, FullPolicy, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE,
-    DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_DEADLINE, ENV_API_KEY, ENV_HOST,
-    MAX_BATCH_BYTES,
+    CaptureBuilder, FullPolicy, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_HOST, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_DEADLINE, ENV_API_KEY, ENV_HOST, MAX_BATCH_BYTES,
 };
+pub use error::ConfigError;
 pub use retry::{classify, parse_retry_after, Decision, Outcome};
+pub use secret::ApiKey;
 pub use stats::{DropCounts, DropReason, Rejection, Stats};

@@ -13,7 +13,8 @@ use flate2::Compression;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
 use super::batcher::Prepared;
-use super::config::{ApiKey, Config};
+use super::config::Config;
+use super::secret::ApiKey;
 
 const BODY_START: &str = "{\"api_key\":";
 const BATCH_START: &str = ",\"batch\":[";

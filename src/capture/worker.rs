@@ -114,6 +114,10 @@ pub(crate) struct Worker {
     max_event_bytes: usize,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
+    /// Events dropped here while earlier ones were still in the open batch.
+    /// Counted as dropped at once, but settled with that batch, so that
+    /// "settled >= n" keeps meaning "the first n events are done".
+    deferred: u64,
 }
 
 impl Worker {
@@ -126,6 +130,7 @@ impl Worker {
             max_event_bytes: config.max_event_bytes,
             retry: config.retry,
             clock: config.clock.clone(),
+            deferred: 0,
         }
     }
 
@@ -140,8 +145,10 @@ impl Worker {
             let unsettled = shared
                 .queue
                 .pushed()
-                .saturating_sub(shared.progress().settled);
+                .saturating_sub(shared.progress().settled)
+                .saturating_sub(self.deferred);
             shared.drop_settled(DropReason::ShutdownTimeout, unsettled);
+            shared.settle(std::mem::take(&mut self.deferred));
         }
         let stats = shared.stats();
         if stats.dropped.total() > 0 {
@@ -173,8 +180,7 @@ impl Worker {
                     .due(self.interval)
                     .is_some_and(|at| at <= Instant::now());
                 if closing || due || self.shared.flush_wanted() {
-                    let batch = self.batcher.take();
-                    self.deliver(batch).await;
+                    self.send_open_batch().await;
                     continue;
                 }
             } else if closing && self.shared.queue.len() == 0 {
@@ -190,27 +196,42 @@ impl Worker {
     }
 
     async fn add(&mut self, event: Event) {
-        let Some(prepared) = self.prepare(event) else {
-            return;
+        let prepared = match self.prepare(event) {
+            Ok(prepared) => prepared,
+            Err(reason) => return self.drop_one(reason),
         };
         match self.batcher.push(prepared, Instant::now()) {
             Push::Added => {}
+            // Drops so far happened while this batch was open: `deliver`
+            // settles them with it.
             Push::Closed(batch) => self.deliver(batch).await,
             // Unreachable with a validated config (batch_bytes holds one
             // max_event_bytes event), but never send what cannot fit.
-            Push::TooLarge(_) => self.shared.drop_settled(DropReason::Oversized, 1),
+            Push::TooLarge(_) => self.drop_one(DropReason::Oversized),
         }
         if self.batcher.is_full() {
-            let batch = self.batcher.take();
-            self.deliver(batch).await;
+            self.send_open_batch().await;
+        }
+    }
+
+    async fn send_open_batch(&mut self) {
+        let batch = self.batcher.take();
+        self.deliver(batch).await;
+    }
+
+    fn drop_one(&mut self, reason: DropReason) {
+        self.shared.counters.dropped(reason, 1);
+        if self.batcher.is_empty() {
+            self.shared.settle(1);
+        } else {
+            self.deferred += 1;
         }
     }
 
     /// Serializes once, shrinking content that is over the per-event limit.
-    fn prepare(&self, mut event: Event) -> Option<Prepared> {
+    fn prepare(&self, mut event: Event) -> Result<Prepared, DropReason> {
         let Ok(mut json) = serde_json::to_vec(&event) else {
-            self.shared.drop_settled(DropReason::Invalid, 1);
-            return None;
+            return Err(DropReason::Invalid);
         };
         if json.len() > self.max_event_bytes {
             let before = json.len();
@@ -220,19 +241,37 @@ impl Worker {
                 .and_then(|()| serde_json::to_vec(&event).ok());
             let Some(shrunk) = shrunk else {
                 tracing::debug!(uuid = %event.uuid, bytes = before, "Event over the size limit even without content.");
-                self.shared.drop_settled(DropReason::Oversized, 1);
-                return None;
+                return Err(DropReason::Oversized);
             };
             Counters::add(&self.shared.counters.truncated, 1);
             json = shrunk;
         }
-        Some(Prepared {
+        Ok(Prepared {
             uuid: event.uuid,
             json,
         })
     }
 
-    async fn deliver(&self, batch: Vec<Prepared>) {
+    /// Sends a batch, then settles the `deferred` drops that sat between
+    /// its events (kept in `self` until then, so a shutdown that cancels the
+    /// send does not count them twice). A batch the server finds too large
+    /// (413) is split in halves and each half sent in turn, so one oversized
+    /// request does not cost the events that would fit.
+    async fn deliver(&mut self, batch: Vec<Prepared>) {
+        let mut stack = vec![batch];
+        while let Some(batch) = stack.pop() {
+            if let Some(mut first) = self.send(batch).await {
+                let second = first.split_off(first.len() / 2);
+                stack.push(second);
+                stack.push(first);
+            }
+        }
+        self.shared.settle(std::mem::take(&mut self.deferred));
+    }
+
+    /// One batch until it is delivered or dropped, settling its events.
+    /// Returns it instead when it drew a 413 and can be split.
+    async fn send(&self, batch: Vec<Prepared>) -> Option<Vec<Prepared>> {
         let n = batch.len() as u64;
         let counters = &self.shared.counters;
         let started = self.clock.now();
@@ -251,7 +290,14 @@ impl Worker {
                     Counters::add(&counters.sent, n);
                     Counters::add(&counters.batches, 1);
                     self.shared.settle(n);
-                    return;
+                    return None;
+                }
+                Answer::Status { code: 413, .. } if batch.len() > 1 => {
+                    tracing::debug!(
+                        events = batch.len(),
+                        "Batch too large for the server; splitting it."
+                    );
+                    return Some(batch);
                 }
                 Answer::Status {
                     code,
@@ -290,29 +336,8 @@ impl Worker {
                     attempt = attempt.saturating_add(1);
                 }
                 Step::Refused => {
-                    let rejection = Rejection {
-                        status,
-                        events: batch.len(),
-                        message: detail.to_owned(),
-                    };
-                    if counters.rejected(rejection) {
-                        tracing::warn!(
-                            status,
-                            events = batch.len(),
-                            message = detail,
-                            "Capture API refused a batch; it will not be retried."
-                        );
-                    } else {
-                        tracing::debug!(
-                            status,
-                            events = batch.len(),
-                            first_uuid = ?batch.first().map(|e| e.uuid),
-                            message = detail,
-                            "Batch refused."
-                        );
-                    }
-                    self.shared.drop_settled(DropReason::Rejected, n);
-                    return;
+                    self.refused(&batch, status, detail);
+                    return None;
                 }
                 Step::OutOfTime => {
                     tracing::debug!(
@@ -324,10 +349,38 @@ impl Worker {
                         "Batch still failing at its retry deadline; dropping it."
                     );
                     self.shared.drop_settled(DropReason::RetriesExhausted, n);
-                    return;
+                    return None;
                 }
             }
         }
+    }
+
+    /// Drops a refused batch, keeping the server's reason where an operator
+    /// will find it: a warning the first time, `stats().last_rejection` always.
+    fn refused(&self, batch: &[Prepared], status: Option<u16>, message: &str) {
+        let rejection = Rejection {
+            status,
+            events: batch.len(),
+            message: message.to_owned(),
+        };
+        if self.shared.counters.rejected(rejection) {
+            tracing::warn!(
+                status,
+                events = batch.len(),
+                message,
+                "Capture API refused a batch; it will not be retried."
+            );
+        } else {
+            tracing::debug!(
+                status,
+                events = batch.len(),
+                first_uuid = ?batch.first().map(|e| e.uuid),
+                message,
+                "Batch refused."
+            );
+        }
+        self.shared
+            .drop_settled(DropReason::Rejected, batch.len() as u64);
     }
 }
 
