@@ -109,7 +109,8 @@ impl<T: Weighed> Batcher<T> {
 
     /// When the open batch must be sent even if it is not full.
     pub fn due(&self, interval: Duration) -> Option<Instant> {
-        self.opened.map(|t| t + interval)
+        // An interval too long to represent means "never by age".
+        self.opened.and_then(|t| t.checked_add(interval))
     }
 
     /// The request body size the open batch would make.
@@ -206,6 +207,8 @@ mod tests {
         assert_eq!(b.due(interval), Some(t0 + interval));
         b.take();
         assert_eq!(b.due(interval), None);
+        b.push(Item { id: 2, size: 1 }, t0);
+        assert_eq!(b.due(Duration::MAX), None);
     }
 
     proptest! {

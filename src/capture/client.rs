@@ -111,7 +111,7 @@ impl CaptureClient {
             shared,
             runtime: handle,
             when_full: config.when_full,
-            url: config.url.to_string(),
+            url: printable(&config.url),
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -280,6 +280,15 @@ impl Sink for CaptureClient {
             .await
             .into_result(&DropCounts::default())
     }
+}
+
+/// The URL without any password, for `Debug`.
+fn printable(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("**REDACTED**"));
+    }
+    url.to_string()
 }
 
 /// `now + timeout`, saturating far in the future instead of overflowing.

@@ -96,7 +96,15 @@ impl RetryPolicy {
     /// Full jitter: uniform in `[0, ceiling)`, where `unit` is a uniform
     /// sample in `[0, 1)`. Spreads retries from many clients after an outage.
     pub fn backoff(&self, attempt: u32, unit: f64) -> Duration {
-        self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0))
+        let ceiling = self.ceiling(attempt);
+        let unit = if unit.is_nan() {
+            0.0
+        } else {
+            unit.clamp(0.0, 1.0)
+        };
+        // Checked: near Duration::MAX the float product can round past it.
+        Duration::try_from_secs_f64(ceiling.as_secs_f64() * unit)
+            .map_or(ceiling, |d| d.min(ceiling))
     }
 
     /// Decides the next step, given how long this batch has been trying.
@@ -230,6 +238,17 @@ mod tests {
         // Out-of-range samples cannot escape the cap.
         assert_eq!(p.backoff(10, 7.0), Duration::from_secs(2));
         assert_eq!(p.backoff(10, -1.0), Duration::ZERO);
+        assert_eq!(p.backoff(10, f64::NAN), Duration::ZERO);
+        let huge = RetryPolicy {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            deadline: Duration::MAX,
+        };
+        assert_eq!(huge.backoff(40, 1.0), Duration::MAX);
+        assert!(matches!(
+            huge.next(Decision::Retry, 3, Duration::MAX, 0.5),
+            Step::OutOfTime | Step::Wait(_)
+        ));
     }
 
     #[test]
