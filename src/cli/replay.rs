@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use llmtap::capture::{CaptureClient, FullPolicy};
 use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::payload::{split_body, EntryLocation};
 use llmtap::{
@@ -38,7 +39,18 @@ pub struct ReplayArgs {
     /// A static property added to every event, as `key=value`. Repeatable.
     #[arg(long = "property", value_name = "KEY=VALUE")]
     properties: Vec<String>,
+    /// Ship events to PostHog (`POSTHOG_HOST`, `POSTHOG_API_KEY`) instead of writing
+    /// JSONL; exits 0 only when every event was delivered.
+    #[arg(long, conflicts_with = "output")]
+    posthog: bool,
+    /// With --posthog: how long to wait for delivery at the end.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    delivery_timeout_secs: u64,
 }
+
+/// How long `capture` may wait for queue room: replay has no caller to protect,
+/// so it waits for the exporter rather than drop.
+const QUEUE_WAIT: Duration = Duration::from_secs(60);
 
 /// Everything one payload needs besides its bytes.
 struct Pipeline {
@@ -85,12 +97,22 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
             .ok_or_else(|| format!("--property {prop:?}: expected KEY=VALUE"))?;
         options = options.extra_property(k.trim(), v);
     }
-    let sink: Arc<dyn Sink> = match &args.output {
-        Some(path) => Arc::new(
+    let exporter = if args.posthog {
+        let client = CaptureClient::builder()
+            .when_full(FullPolicy::Block(QUEUE_WAIT))
+            .build()
+            .map_err(|e| format!("--posthog: {e}"))?;
+        Some(Arc::new(client))
+    } else {
+        None
+    };
+    let sink: Arc<dyn Sink> = match (&exporter, &args.output) {
+        (Some(client), _) => client.clone(),
+        (None, Some(path)) => Arc::new(
             JsonlSink::create(path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
         ),
-        None => Arc::new(JsonlSink::stdout()),
+        (None, None) => Arc::new(JsonlSink::stdout()),
     };
     let mut pipeline = Pipeline {
         sink: Arc::clone(&sink),
@@ -110,14 +132,35 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     read_entries(BufReader::with_capacity(1 << 20, reader), &mut pipeline)
         .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
 
-    sink.shutdown(Duration::from_secs(30))
-        .await
-        .map_err(|e| format!("writing events failed: {e}"))?;
+    let delivery = match &exporter {
+        Some(client) => {
+            let timeout = Duration::from_secs(args.delivery_timeout_secs);
+            Some(CaptureClient::shutdown(client, timeout).await)
+        }
+        None => {
+            sink.shutdown(Duration::from_secs(30))
+                .await
+                .map_err(|e| format!("writing events failed: {e}"))?;
+            None
+        }
+    };
     let summary = pipeline.summary;
     eprint!("{summary}");
     if summary.written == 0 {
         eprintln!("llmtap replay: no event could be produced from the input");
         return Ok(ExitCode::FAILURE);
+    }
+    if let Some(report) = delivery {
+        eprintln!(
+            "llmtap replay: {} events delivered to PostHog, {} dropped ({}), {} pending",
+            report.delivered,
+            report.dropped.total(),
+            report.dropped,
+            report.pending
+        );
+        if !report.is_lossless() {
+            return Ok(ExitCode::FAILURE);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
