@@ -77,6 +77,24 @@ impl Sidecar {
         format!("http://{}{path}", self.addr)
     }
 
+    async fn metrics(&self) -> String {
+        let resp = reqwest::get(self.url("/metrics")).await.expect("scrape");
+        resp.text().await.expect("metrics text")
+    }
+
+    /// Scrapes until `line` shows up: the capture server records a batch
+    /// before the exporter has read its answer and counted it delivered.
+    async fn metrics_with(&self, line: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let metrics = self.metrics().await;
+            if metrics.contains(line) || Instant::now() > deadline {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// SIGTERM, then wait for the exit.
     fn terminate(mut self) -> (ExitStatus, String) {
         let pid = self.child.id().to_string();
@@ -270,12 +288,7 @@ async fn bad_and_null_entries_are_counted_and_the_rest_accepted() {
 
     let (status, resp, _) = post(&sidecar, "[{\"model\": ".into(), &[]).await;
     assert_eq!(status, 400, "{resp}");
-    let metrics = reqwest::get(sidecar.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = sidecar.metrics().await;
     assert!(
         metrics.contains("llmtap_payloads_rejected_total{reason=\"null_entry\"} 1"),
         "{metrics}"
@@ -364,12 +377,9 @@ async fn a_full_queue_answers_503_with_retry_after_and_accepts_nothing_of_that_r
 
     gate.open();
     wait_for_events(&capture, 5);
-    let metrics = reqwest::get(sidecar.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = sidecar
+        .metrics_with("llmtap_events_delivered_total 5")
+        .await;
     assert!(
         metrics.contains("llmtap_requests_refused_total 1"),
         "{metrics}"
@@ -401,12 +411,9 @@ async fn metrics_count_tokens_per_provider_and_model_from_normalized_usage() {
     .collect();
     post(&sidecar, serde_json::to_string(&payloads).unwrap(), &[]).await;
     wait_for_events(&capture, 6);
-    let metrics = reqwest::get(sidecar.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = sidecar
+        .metrics_with("llmtap_events_delivered_total 6")
+        .await;
     let sonnet = r#"{provider="anthropic",model="claude-sonnet-4-5-20250929"}"#;
     let bedrock =
         r#"{provider="bedrock",model="converse/anthropic.claude-3-7-sonnet-20250219-v1:0"}"#;

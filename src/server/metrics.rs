@@ -71,41 +71,33 @@ impl Default for Metrics {
         let reasoning = tokens("reasoning_tokens", "Reasoning tokens (part of output)");
         let cost = Family::<ModelLabels, Counter<f64, AtomicU64>>::default();
         registry.register("cost_usd", "Cost in USD as priced by LiteLLM", cost.clone());
-        let received = Counter::default();
-        registry.register(
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let received = counter(
             "payloads_received",
             "Payload entries received, bad ones included",
-            received.clone(),
         );
-        let accepted = Counter::default();
-        registry.register(
-            "events_accepted",
-            "Events handed to the exporter",
-            accepted.clone(),
-        );
-        let rejected = Family::<ReasonLabels, Counter>::default();
-        registry.register(
-            "payloads_rejected",
-            "Entries that produced no event, by reason",
-            rejected.clone(),
-        );
-        let refused_requests = Counter::default();
-        registry.register(
+        let accepted = counter("events_accepted", "Events handed to the exporter");
+        let refused_requests = counter(
             "requests_refused",
             "Requests answered 503 because the exporter queue was full",
-            refused_requests.clone(),
         );
-        let delivered = Counter::default();
-        registry.register(
-            "events_delivered",
-            "Events the capture API acknowledged",
-            delivered.clone(),
+        let delivered = counter("events_delivered", "Events the capture API acknowledged");
+        let mut by_reason = |name: &str, help: &str| {
+            let family = Family::<ReasonLabels, Counter>::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let rejected = by_reason(
+            "payloads_rejected",
+            "Entries that produced no event, by reason",
         );
-        let dropped = Family::<ReasonLabels, Counter>::default();
-        registry.register(
+        let dropped = by_reason(
             "events_dropped",
             "Accepted events that were not delivered, by reason",
-            dropped.clone(),
         );
         let queue_len = Gauge::default();
         registry.register(
