@@ -32,7 +32,10 @@ fn every_event_is_delivered_and_the_exit_code_says_so() {
     uuids.sort();
     uuids.dedup();
     assert_eq!(uuids.len(), 9, "no duplicates after the retried 503");
-    assert!(stderr.contains("9 events delivered to PostHog, 0 dropped"), "{stderr}");
+    assert!(
+        stderr.contains("9 events delivered to PostHog, 0 dropped"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(TEST_KEY));
 }
 
@@ -43,8 +46,14 @@ fn a_rejected_key_exits_non_zero_with_counts_by_reason() {
     let out = replay(&capture, EXAMPLE, Some(TEST_KEY));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("0 events delivered to PostHog, 9 dropped (rejected=9)"), "{stderr}");
-    assert!(!stderr.contains(TEST_KEY), "the key never reaches the output");
+    assert!(
+        stderr.contains("0 events delivered to PostHog, 9 dropped (rejected=9)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(TEST_KEY),
+        "the key never reaches the output"
+    );
 }
 
 #[test]

@@ -63,9 +63,23 @@ impl Display for Summary {
         if self.rows.is_empty() {
             return Ok(());
         }
+        let pw = self
+            .rows
+            .keys()
+            .map(|(p, _)| p.len())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        let mw = self
+            .rows
+            .keys()
+            .map(|(_, m)| m.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         writeln!(
             f,
-            "{:<12} {:<40} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9}",
+            "{:<pw$} {:<mw$} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9}",
             "provider",
             "model",
             "calls",
@@ -84,7 +98,7 @@ impl Display for Summary {
             };
             writeln!(
                 f,
-                "{:<12} {:<40} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9}",
+                "{:<pw$} {:<mw$} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9}",
                 if provider.is_empty() { "?" } else { provider },
                 model,
                 row.calls,
