@@ -142,6 +142,30 @@ impl CaptureClient {
         }
     }
 
+    /// Queues every event of a request, or none: for receivers (like
+    /// `llmtap serve`) whose sender does not retry, so refusing a whole
+    /// request loudly beats accepting it and dropping part of it later.
+    ///
+    /// Never waits. Invalid events are dropped and counted as in
+    /// [`CaptureClient::capture`]; `Ok` says how many were queued. When the
+    /// queue lacks room for all the valid ones, or is shut down, they are
+    /// handed back untouched and nothing is counted: the caller owns the refusal.
+    pub fn capture_all(&self, events: Vec<Event>) -> Result<usize, Vec<Event>> {
+        let total = events.len();
+        let valid: Vec<Event> = events.into_iter().filter(|e| validate(e).is_ok()).collect();
+        let invalid = total - valid.len();
+        if invalid > 0 {
+            self.shared
+                .counters
+                .dropped(DropReason::Invalid, invalid as u64);
+        }
+        let queued = valid.len();
+        match self.shared.queue.push_all(valid) {
+            Ok(()) => Ok(queued),
+            Err((_, events)) => Err(events),
+        }
+    }
+
     /// The counters, now.
     pub fn stats(&self) -> Stats {
         self.shared.stats()

@@ -73,6 +73,24 @@ impl Queue {
         Ok(())
     }
 
+    /// Queues all of `events` or none of them, never waiting: a receiver
+    /// that cannot hold a whole request refuses it upstream instead.
+    pub fn push_all(&self, events: Vec<Event>) -> Result<(), (Refused, Vec<Event>)> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err((Refused::Closed, events));
+        }
+        if self.capacity - state.items.len().min(self.capacity) < events.len() {
+            return Err((Refused::Full, events));
+        }
+        let n = events.len() as u64;
+        state.items.extend(events);
+        self.pushed.fetch_add(n, Ordering::SeqCst);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
     pub fn pop(&self) -> Option<Event> {
         let event = self.lock().items.pop_front();
         if event.is_some() {
@@ -128,6 +146,18 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_all_is_all_or_nothing() {
+        let q = Queue::new(3);
+        q.push(event(0), Duration::ZERO).unwrap();
+        let (why, back) = q.push_all(vec![event(1), event(2), event(3)]).unwrap_err();
+        assert_eq!((why, back.len(), q.len()), (Refused::Full, 3, 1));
+        q.push_all(vec![event(1), event(2)]).unwrap();
+        assert_eq!((q.len(), q.pushed()), (3, 3));
+        q.close();
+        assert_eq!(q.push_all(vec![]).unwrap_err().0, Refused::Closed);
+    }
     use std::sync::Arc;
     use uuid::Uuid;
 

@@ -175,7 +175,6 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
                 .map_err(|e| format!("capture settings: {e}"))?;
             Output::Capture {
                 client: Arc::new(client),
-                capacity,
             }
         }
         None => {

@@ -9,40 +9,35 @@ use llmtap::{Event, JsonlSink, Sink, SinkError};
 
 /// Where accepted events go.
 pub enum Output {
-    /// Batched to a PostHog capture API; `capacity` is the exporter queue's.
+    /// Batched to a PostHog capture API.
     Capture {
         /// The exporter.
         client: Arc<CaptureClient>,
-        /// Its queue capacity, to refuse requests it could not hold.
-        capacity: usize,
     },
     /// Written to a file or stdout, one event per line.
     Jsonl(Arc<JsonlSink>),
 }
 
 impl Output {
-    /// Hands one event over without waiting on the network.
-    pub fn capture(&self, event: Event) -> Result<(), SinkError> {
+    /// Hands a request's events over, all or none, without waiting on the
+    /// network; `Err` gives them back when the exporter queue cannot hold them all.
+    pub fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
         match self {
-            Output::Capture { client, .. } => client.capture(event),
-            Output::Jsonl(sink) => sink.capture(event),
-        }
-    }
-
-    /// Room left in the exporter queue (`None`: unbounded).
-    pub fn room(&self) -> Option<usize> {
-        match self {
-            Output::Capture { client, capacity } => {
-                Some(capacity.saturating_sub(client.stats().queue_len))
+            Output::Capture { client, .. } => {
+                client.capture_all(events).map_err(|_| SinkError::QueueFull)
             }
-            Output::Jsonl(_) => None,
+            Output::Jsonl(sink) => {
+                let n = events.len();
+                events.into_iter().try_for_each(|e| sink.capture(e))?;
+                Ok(n)
+            }
         }
     }
 
     /// The exporter's counters, when there is an exporter.
     pub fn stats(&self) -> Option<Stats> {
         match self {
-            Output::Capture { client, .. } => Some(client.stats()),
+            Output::Capture { client } => Some(client.stats()),
             Output::Jsonl(_) => None,
         }
     }

@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use llmtap::payload::split_body;
-use llmtap::{build_event_with_usage, normalize, Event, HeaderProperties, Payload, Usage};
+use llmtap::{
+    build_event_with_usage, normalize, Event, HeaderProperties, Payload, SinkError, Usage,
+};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -17,9 +19,8 @@ use super::AppState;
 /// Errors listed in a response body, at most; the rest are only counted.
 const LISTED_ERRORS: usize = 20;
 
-/// One entry that became an event, with what the metrics need.
-struct Ready {
-    event: Event,
+/// What the metrics need of an accepted call.
+struct Call {
     provider: String,
     model: String,
     usage: Usage,
@@ -77,45 +78,46 @@ pub async fn receive(
         };
         let usage = normalize(&payload);
         match build_event_with_usage(&payload, &usage, &caller, &state.options) {
-            Ok(event) => ready.push(Ready {
+            Ok(event) => ready.push((
                 event,
-                provider: payload.provider().to_owned(),
-                model: payload.model.clone(),
-                usage,
-                cost: payload.response_cost.map(|c| c.0).filter(|c| *c > 0.0),
-            }),
+                Call {
+                    provider: payload.provider().to_owned(),
+                    model: payload.model.clone(),
+                    usage,
+                    cost: payload.response_cost.map(|c| c.0).filter(|c| *c > 0.0),
+                },
+            )),
             Err(e) => reject(&entry.location, "event_error", &e),
         }
     }
 
     // All or nothing: LiteLLM does not retry, so refusing loudly beats
     // accepting and then dropping part of the request.
-    if state.output.room().is_some_and(|room| room < ready.len()) {
-        state.metrics.refused();
-        let mut response = json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "exporter queue is full", "accepted": 0, "refused": ready.len()}),
-        );
-        if let Ok(v) = state.retry_after_secs.to_string().parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
-    }
-
-    let mut accepted = 0;
-    for r in ready {
-        match state.output.capture(r.event) {
-            Ok(()) => {
-                accepted += 1;
-                state
-                    .metrics
-                    .accepted(&r.provider, &r.model, &r.usage, r.cost);
+    let (events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
+    let accepted = match state.output.capture_all(events) {
+        Ok(n) => n,
+        Err(SinkError::QueueFull) => {
+            state.metrics.refused();
+            let mut response = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "exporter queue is full", "accepted": 0, "refused": calls.len()}),
+            );
+            if let Ok(v) = state.retry_after_secs.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            Err(e) => {
-                state.metrics.rejected("sink_refused");
-                errors.push(format!("{}: {e}", r.model));
-            }
+            return response;
         }
+        Err(e) => {
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": e.to_string()}),
+            )
+        }
+    };
+    for c in &calls {
+        state
+            .metrics
+            .accepted(&c.provider, &c.model, &c.usage, c.cost);
     }
     let rejected = errors.len();
     errors.truncate(LISTED_ERRORS);
