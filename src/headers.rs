@@ -114,6 +114,11 @@ impl HeaderProperties {
     }
 }
 
+/// Whether llmtap reads this header at all (properties, flags, trace context).
+pub fn is_wanted(header: &str) -> bool {
+    header.eq_ignore_ascii_case(TRACEPARENT) || property_key(header).is_some()
+}
+
 /// The property a header sets, if it is one of ours.
 pub fn property_key(header: &str) -> Option<String> {
     let strip = |prefix: &str| {
@@ -195,6 +200,15 @@ mod tests {
                 ("$feature/new-prompt".to_owned(), Value::from("variant-b")),
             ]
         );
+    }
+
+    #[test]
+    fn only_our_headers_are_wanted() {
+        assert!(is_wanted("X-PostHog-Property-team"));
+        assert!(is_wanted("x-posthog-flag-beta"));
+        assert!(is_wanted("TraceParent"));
+        assert!(!is_wanted("x-api-key"));
+        assert!(!is_wanted("authorization"));
     }
 
     #[test]

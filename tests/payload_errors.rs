@@ -152,3 +152,14 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn client_credentials_in_forwarded_headers_are_not_kept() {
+    let mut v = base();
+    v["metadata"] = json!({"requester_custom_headers": {
+        "x-api-key": "sk-ant-secret", "x-posthog-property-team": "search"}});
+    let p = Payload::from_value(&v).unwrap();
+    let debug = format!("{p:?}");
+    assert!(!debug.contains("sk-ant-secret"), "{debug}");
+    assert!(debug.contains("x-posthog-property-team"));
+}

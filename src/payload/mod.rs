@@ -121,10 +121,27 @@ pub struct Payload {
 pub struct Metadata {
     /// LiteLLM's `Usage` dump: the primary source of token counts.
     pub usage_object: Option<RawUsage>,
-    /// The client's `x-*` request headers, as the proxy forwarded them.
+    /// The client's request headers that llmtap reads (`x-posthog-*`,
+    /// `traceparent`). The proxy forwards every `x-*` header here, credentials
+    /// such as `x-api-key` included; those are dropped while parsing so they
+    /// never sit in a `Payload`, its `Debug` output or an error.
+    #[serde(deserialize_with = "wanted_headers")]
     pub requester_custom_headers: Option<BTreeMap<String, Value>>,
     /// The end user resolved by the proxy from the API key or request.
     pub user_api_key_end_user_id: Option<String>,
+}
+
+fn wanted_headers<'de, D>(d: D) -> Result<Option<BTreeMap<String, Value>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let all: Option<BTreeMap<String, Value>> = Option::deserialize(d)?;
+    Ok(all.map(|headers| {
+        headers
+            .into_iter()
+            .filter(|(name, _)| crate::headers::is_wanted(name))
+            .collect()
+    }))
 }
 
 /// LiteLLM's cost split. In 1.106 `input_cost` includes the cache costs.
