@@ -1,0 +1,65 @@
+//! The exact event each fixture produces, pinned. A change in any property,
+//! count or id shows up here as a diff; after an intended change, regenerate
+//! with `LLMTAP_UPDATE_SNAPSHOTS=1 cargo test --test snapshots` and review it.
+
+use std::path::{Path, PathBuf};
+
+use llmtap::{build_event, EventOptions, HeaderProperties, Payload};
+use serde_json::Value;
+
+fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "json") {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn every_fixture_event_matches_its_snapshot() {
+    let update = std::env::var_os("LLMTAP_UPDATE_SNAPSHOTS").is_some();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut mismatches = Vec::new();
+    for fixture in fixtures() {
+        let payload = Payload::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+        let event = build_event(
+            &payload,
+            &HeaderProperties::default(),
+            &EventOptions::default(),
+        )
+        .unwrap();
+        let mut got = serde_json::to_value(&event).unwrap();
+        // The version changes with every release; it is not what is pinned here.
+        got["properties"]["$lib_version"] = Value::from("*");
+        let set = fixture
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let name = format!("{set}__{}", fixture.file_name().unwrap().to_str().unwrap());
+        let path = dir.join(&name);
+        let pretty = serde_json::to_string_pretty(&got).unwrap() + "\n";
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &pretty).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if serde_json::from_str::<Value>(&want).unwrap() == got => {}
+            Ok(_) => mismatches.push(format!("{name}: differs; got\n{pretty}")),
+            Err(_) => mismatches.push(format!(
+                "{name}: no snapshot (run with LLMTAP_UPDATE_SNAPSHOTS=1)"
+            )),
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
