@@ -63,6 +63,29 @@ fn per_payload(c: &mut Criterion) {
     group.finish();
 }
 
+/// The event side alone, on an already parsed payload.
+fn build_encode(c: &mut Criterion) {
+    let options = EventOptions::default();
+    let headers = HeaderProperties::default();
+    let mut group = c.benchmark_group("build_encode");
+    for (name, bytes) in inputs() {
+        let payload = Payload::from_slice(&bytes).unwrap();
+        let usage = normalize(&payload);
+        let mut out = Vec::with_capacity(64 * 1024);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let event = build_event_with_usage(black_box(&payload), &usage, &headers, &options)
+                    .unwrap();
+                out.clear();
+                serde_json::to_writer(&mut out, &event).unwrap();
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn normalization(c: &mut Criterion) {
     let mut g = Generator::new(5);
     let payloads: Vec<Payload> = (0..64)
@@ -81,5 +104,5 @@ fn normalization(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_payload, normalization);
+criterion_group!(benches, per_payload, build_encode, normalization);
 criterion_main!(benches);
