@@ -1,0 +1,227 @@
+//! From a payload and its normalized usage to an [`Event`].
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::{content, identity, props, Content, Event, EventError, EventOptions};
+use crate::headers::HeaderProperties;
+use crate::payload::{CallKind, Payload};
+use crate::usage::{normalize, Usage};
+
+/// Builds the event for one payload.
+///
+/// `headers` are the caller's headers; the payload's own
+/// `requester_custom_headers` are read here and win over them.
+pub fn build_event(
+    payload: &Payload,
+    headers: &HeaderProperties,
+    options: &EventOptions,
+) -> Result<Event, EventError> {
+    build_event_with_usage(payload, &normalize(payload), headers, options)
+}
+
+/// As [`build_event`], for callers that already normalized the usage.
+pub fn build_event_with_usage(
+    payload: &Payload,
+    usage: &Usage,
+    headers: &HeaderProperties,
+    options: &EventOptions,
+) -> Result<Event, EventError> {
+    let request_headers = HeaderProperties::from_payload(payload);
+    let headers = if request_headers.is_empty() {
+        headers.clone()
+    } else {
+        headers.clone().merged(&request_headers)
+    };
+    let kind = payload.kind();
+    let name = match kind {
+        CallKind::Embedding => props::AI_EMBEDDING,
+        CallKind::Generation => props::AI_GENERATION,
+    };
+    let uuid = identity::event_uuid(payload, name);
+    let trace_id = identity::trace_id(payload, &headers, &uuid);
+
+    let mut p = Map::new();
+    let mut set = |k: &str, v: Value| {
+        p.insert(k.to_owned(), v);
+    };
+    set(props::MODEL, payload.model.clone().into());
+    if !payload.provider().is_empty() {
+        set(props::PROVIDER, payload.provider().into());
+    }
+    set(props::LIB, "llmtap".into());
+    set(props::LIB_VERSION, env!("CARGO_PKG_VERSION").into());
+    set(props::TRACE_ID, trace_id.clone().into());
+    if let Some(span) =
+        identity::non_empty(&payload.litellm_call_id).or(identity::non_empty(&payload.id))
+    {
+        set(props::SPAN_ID, span.into());
+    }
+    if let Some(tp) = headers.traceparent() {
+        set(props::PARENT_ID, tp.parent_id.clone().into());
+    }
+    if let Some(session) = identity::non_empty(&payload.session_id) {
+        set(props::SESSION_ID, session.into());
+    }
+    if let Some(base) = identity::non_empty(&payload.api_base) {
+        set(props::BASE_URL, base.into());
+    }
+    let stream = payload.is_stream();
+    set(props::STREAM, stream.into());
+    if let Some(params) = payload.model_parameters.as_ref().filter(|v| has_content(v)) {
+        set(props::MODEL_PARAMETERS, params.clone());
+    }
+    if let Some(end) = payload.end_time {
+        set(
+            props::LATENCY,
+            non_negative(end.seconds_since(payload.start_time)).into(),
+        );
+    }
+    if let (true, Some(first)) = (stream, payload.completion_start_time) {
+        set(
+            props::TIME_TO_FIRST_TOKEN,
+            non_negative(first.seconds_since(payload.start_time)).into(),
+        );
+    }
+
+    set_usage(&mut set, usage, kind);
+    set_cost(&mut set, payload);
+    set_outcome(&mut set, payload);
+
+    let distinct_id = match identity::end_user(payload) {
+        Some(user) => user.to_owned(),
+        None => {
+            set(props::PROCESS_PERSON_PROFILE, false.into());
+            trace_id
+        }
+    };
+    if !options.groups.is_empty() {
+        set(props::GROUPS, Value::Object(options.groups.clone()));
+    }
+
+    let overrides = options
+        .extra_properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(headers.properties());
+    for (k, v) in overrides {
+        if !options.protected.contains(k) {
+            p.insert(k.to_owned(), v.clone());
+        }
+    }
+
+    let mut event = Event {
+        event: name.to_owned(),
+        distinct_id,
+        properties: p,
+        content: Content::default(),
+        timestamp: payload.start_time.to_rfc3339(),
+        uuid,
+    };
+    if !options.privacy_mode {
+        add_content(&mut event, payload, kind, options)?;
+    }
+    Ok(event)
+}
+
+fn set_usage(set: &mut impl FnMut(&str, Value), usage: &Usage, kind: CallKind) {
+    if let Some(input) = usage.input {
+        set(props::INPUT_TOKENS, input.into());
+        // llmtap's input always includes the cache; say so, or PostHog treats
+        // Anthropic input as exclusive and bills the cached tokens twice.
+        set(props::CACHE_REPORTING_EXCLUSIVE, false.into());
+    }
+    if kind == CallKind::Generation {
+        if let Some(output) = usage.output {
+            set(props::OUTPUT_TOKENS, output.into());
+        }
+        if let Some(r) = usage.reasoning {
+            set(props::REASONING_TOKENS, r.into());
+        }
+    }
+    if let Some(r) = usage.cache_read {
+        set(props::CACHE_READ_INPUT_TOKENS, r.into());
+    }
+    if let Some(w) = usage.cache_write {
+        set(props::CACHE_CREATION_INPUT_TOKENS, w.into());
+    }
+    if let (Some(m5), Some(h1)) = (usage.cache_write_5m, usage.cache_write_1h) {
+        set(props::CACHE_CREATION_5M_INPUT_TOKENS, m5.into());
+        set(props::CACHE_CREATION_1H_INPUT_TOKENS, h1.into());
+    }
+}
+
+/// LiteLLM writes 0.0 when it could not price a call, so 0 means unknown here.
+fn set_cost(set: &mut impl FnMut(&str, Value), payload: &Payload) {
+    if let Some(total) = payload.response_cost.map(|a| a.0).filter(|&c| c > 0.0) {
+        set(props::TOTAL_COST_USD, total.into());
+        set(props::COST_PASSTHROUGH, true.into());
+    }
+    let breakdown = payload.cost_breakdown.as_ref();
+    let input = breakdown.and_then(|b| b.input_cost).map(|a| a.0);
+    let output = breakdown.and_then(|b| b.output_cost).map(|a| a.0);
+    // PostHog keeps an input/output split only when both sides are non-zero.
+    if let (Some(i), Some(o)) = (input, output) {
+        if i > 0.0 && o > 0.0 {
+            set(props::INPUT_COST_USD, i.into());
+            set(props::OUTPUT_COST_USD, o.into());
+        }
+    }
+}
+
+fn set_outcome(set: &mut impl FnMut(&str, Value), payload: &Payload) {
+    if !payload.is_failure() {
+        set(props::HTTP_STATUS, 200.into());
+        return;
+    }
+    set(props::IS_ERROR, true.into());
+    let info = payload.error_information.as_ref();
+    let status = info
+        .and_then(|i| i.error_code.as_ref())
+        .and_then(|c| match c {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|c| (100..600).contains(c));
+    if let Some(status) = status {
+        set(props::HTTP_STATUS, status.into());
+    }
+    let message = info
+        .and_then(|i| i.error_message.clone())
+        .filter(|m| !m.is_empty())
+        .or_else(|| payload.error_str.clone())
+        .unwrap_or_else(|| "unknown error".to_owned());
+    set(props::ERROR, message.into());
+}
+
+/// Adds `$ai_input` / `$ai_output_choices`, shrinking them until the event fits.
+fn add_content(
+    event: &mut Event,
+    payload: &Payload,
+    kind: CallKind,
+    options: &EventOptions,
+) -> Result<(), EventError> {
+    let copy = |raw: &RawValue| content::forwardable(raw, options.replace_binary);
+    event.content.input = payload
+        .messages
+        .as_deref()
+        .filter(|m| m.get() != "null")
+        .map(copy);
+    if kind == CallKind::Generation && !payload.is_failure() {
+        event.content.output_choices = payload.output_choices.as_deref().map(copy);
+    }
+    event.fit_within(options.max_event_bytes)
+}
+
+fn has_content(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(m) => !m.is_empty(),
+        _ => true,
+    }
+}
+
+fn non_negative(seconds: f64) -> f64 {
+    seconds.max(0.0)
+}
