@@ -513,3 +513,24 @@ async fn settings_come_from_a_toml_file_and_flags_win() {
         .unwrap();
     assert!(err.contains("unknown field"), "{err}");
 }
+
+#[tokio::test]
+async fn a_full_litellm_batch_is_accepted_and_delivered() {
+    let capture = CaptureServer::start();
+    let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
+    // LiteLLM's logger sends up to 512 payloads per request.
+    let mut generator = llmtap::generate::Generator::new(11);
+    let batch: Vec<Value> = (0..512).map(|_| generator.next_value()).collect();
+    let body = serde_json::to_string(&batch).unwrap();
+    assert!(body.len() > 5_000_000, "{} bytes", body.len());
+    let (status, resp, _) = post(&sidecar, body, &[]).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["accepted"], 512);
+    let mut uuids: Vec<String> = wait_for_events(&capture, 512)
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    uuids.sort();
+    uuids.dedup();
+    assert_eq!(uuids.len(), 512);
+}

@@ -16,6 +16,9 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 
+/// Bodies below this are handled on the async thread; larger ones on the blocking pool.
+const INLINE_BODY_BYTES: usize = 256 * 1024;
+
 /// Errors listed in a response body, at most; the rest are only counted.
 const LISTED_ERRORS: usize = 20;
 
@@ -41,7 +44,21 @@ pub async fn receive(
             );
         }
     }
-    let entries = match split_body(&body) {
+    if body.len() < INLINE_BODY_BYTES {
+        return ingest(&state, &headers, &body);
+    }
+    // Parsing a full LiteLLM batch takes milliseconds of CPU: keep it off the
+    // threads that answer /healthz, /metrics and other requests.
+    tokio::task::spawn_blocking(move || ingest(&state, &headers, &body))
+        .await
+        .unwrap_or_else(|e| {
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e.to_string()}))
+        })
+}
+
+/// Parses, builds and enqueues a request's events; CPU only, never waits.
+fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let entries = match split_body(body) {
         Ok(entries) => entries,
         Err(e) => {
             state.metrics.received();
