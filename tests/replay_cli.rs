@@ -26,7 +26,7 @@ fn stderr(out: &Output) -> String {
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = walk(dir)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "jsonl"))
         .collect();
     files.sort();
     files

@@ -27,9 +27,21 @@ fn fixture_payloads() -> Vec<(String, Value)> {
             let sub = sub.unwrap().path();
             for f in std::fs::read_dir(&sub).into_iter().flatten() {
                 let f = f.unwrap().path();
-                if f.extension().is_some_and(|e| e == "json") {
-                    let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
-                    out.push((f.display().to_string(), v));
+                let bytes = std::fs::read(&f).unwrap();
+                match f.extension().and_then(|e| e.to_str()) {
+                    Some("json") => out.push((
+                        f.display().to_string(),
+                        serde_json::from_slice(&bytes).unwrap(),
+                    )),
+                    Some("jsonl") => {
+                        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+                            if !line.trim_ascii().is_empty() {
+                                let v = serde_json::from_slice(line).unwrap();
+                                out.push((format!("{}:{}", f.display(), i + 1), v));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

@@ -13,7 +13,7 @@ fn fixtures() -> Vec<PathBuf> {
     for dir in std::fs::read_dir(&root).unwrap() {
         for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
             let f = f.unwrap().path();
-            if f.extension().is_some_and(|e| e == "json") {
+            if f.extension().is_some_and(|e| e == "json" || e == "jsonl") {
                 files.push(f);
             }
         }
@@ -28,7 +28,14 @@ fn every_fixture_event_matches_its_snapshot() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     let mut mismatches = Vec::new();
     for fixture in fixtures() {
-        let payload = Payload::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+        // A .jsonl fixture holds one payload per line; the first is pinned.
+        let bytes = std::fs::read(&fixture).unwrap();
+        let jsonl = fixture.extension().is_some_and(|e| e == "jsonl");
+        let first = match jsonl {
+            true => bytes.split(|&b| b == b'\n').next().unwrap(),
+            false => &bytes[..],
+        };
+        let payload = Payload::from_slice(first).unwrap();
         let event = build_event(
             &payload,
             &HeaderProperties::default(),
@@ -45,7 +52,8 @@ fn every_fixture_event_matches_its_snapshot() {
             .unwrap()
             .to_str()
             .unwrap();
-        let name = format!("{set}__{}", fixture.file_name().unwrap().to_str().unwrap());
+        let stem = fixture.file_stem().unwrap().to_str().unwrap();
+        let name = format!("{set}__{stem}.json");
         let path = dir.join(&name);
         let pretty = serde_json::to_string_pretty(&got).unwrap() + "\n";
         if update {
