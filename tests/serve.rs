@@ -132,6 +132,13 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// The fixture as another call of the same shape: a fresh call id is a fresh event.
+fn another_call(name: &str, n: usize) -> Value {
+    let mut v = fixture(name);
+    v["litellm_call_id"] = Value::from(format!("call-{name}-{n}"));
+    v
+}
+
 const FIXTURES: [&str; 3] = [
     "anthropic_cache_read_and_write_split",
     "openai_cache_read_and_reasoning",
@@ -189,11 +196,11 @@ fn wait_for_events(capture: &CaptureServer, n: usize) -> Vec<Value> {
 async fn array_ndjson_and_single_bodies_all_arrive() {
     let capture = CaptureServer::start();
     let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
-    let payloads: Vec<Value> = FIXTURES.iter().map(|f| fixture(f)).collect();
+    let calls = |n| -> Vec<Value> { FIXTURES.iter().map(|f| another_call(f, n)).collect() };
 
-    let array = serde_json::to_string(&payloads).unwrap();
-    let ndjson: String = payloads.iter().map(|p| p.to_string() + "\n").collect();
-    let single = serde_json::to_string_pretty(&payloads[0]).unwrap();
+    let array = serde_json::to_string(&calls(1)).unwrap();
+    let ndjson: String = calls(2).iter().map(|p| p.to_string() + "\n").collect();
+    let single = serde_json::to_string_pretty(&calls(3)[0]).unwrap();
     for (body, n) in [(array, 3), (ndjson, 3), (single, 1)] {
         let (status, resp, _) = post(&sidecar, body, &[("content-type", "text/plain")]).await;
         assert_eq!(status, 200, "{resp}");
@@ -205,11 +212,7 @@ async fn array_ndjson_and_single_bodies_all_arrive() {
     let mut uuids: Vec<&str> = got.iter().map(|e| e["uuid"].as_str().unwrap()).collect();
     uuids.sort();
     uuids.dedup();
-    assert_eq!(
-        uuids.len(),
-        3,
-        "the same payload is the same event (deterministic uuid)"
-    );
+    assert_eq!(uuids.len(), 7, "no event twice");
     let anthropic = got
         .iter()
         .find(|e| e["properties"]["$ai_provider"] == "anthropic")
@@ -365,7 +368,7 @@ async fn a_full_queue_answers_503_with_retry_after_and_accepts_nothing_of_that_r
     assert!(capture.wait_for_requests(1, PATIENCE));
 
     let five: Vec<Value> = (0..5)
-        .map(|_| fixture("gemini_cache_and_thoughts"))
+        .map(|n| another_call("gemini_cache_and_thoughts", n))
         .collect();
     let (status, resp, headers) = post(&sidecar, serde_json::to_string(&five).unwrap(), &[]).await;
     assert_eq!(status, 503, "{resp}");
@@ -400,14 +403,15 @@ async fn metrics_count_tokens_per_provider_and_model_from_normalized_usage() {
     let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
     let payloads: Vec<Value> = [
         "anthropic_cache_read_and_write_split",
-        "anthropic_cache_read_and_write_split",
+        "anthropic_cache_read_and_write_split#2",
         "bedrock_cache_read_write",
         "openai_cache_read_and_reasoning",
         "anthropic_plain_no_cache_fields",
         "anthropic_fail_429",
     ]
     .iter()
-    .map(|f| fixture(f))
+    .enumerate()
+    .map(|(n, f)| another_call(f.trim_end_matches("#2"), n))
     .collect();
     post(&sidecar, serde_json::to_string(&payloads).unwrap(), &[]).await;
     wait_for_events(&capture, 6);
@@ -533,4 +537,46 @@ async fn a_full_litellm_batch_is_accepted_and_delivered() {
     uuids.sort();
     uuids.dedup();
     assert_eq!(uuids.len(), 512);
+}
+
+#[tokio::test]
+async fn litellms_re_sent_payloads_are_dropped_as_duplicates() {
+    let capture = CaptureServer::start();
+    let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
+    let payloads: Vec<Value> = FIXTURES.iter().map(|f| fixture(f)).collect();
+    let body = serde_json::to_string(&payloads).unwrap();
+    let (_, first, _) = post(&sidecar, body.clone(), &[]).await;
+    assert_eq!(
+        (first["accepted"].as_u64(), first["duplicates"].as_u64()),
+        (Some(3), Some(0))
+    );
+    // LiteLLM 1.106 re-sends its whole queue when a POST is slow.
+    let (status, again, _) = post(&sidecar, body, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(3))
+    );
+    let twice_in_one = serde_json::to_string(&[
+        another_call("openai_embedding", 1),
+        another_call("openai_embedding", 1),
+    ])
+    .unwrap();
+    let (_, within, _) = post(&sidecar, twice_in_one, &[]).await;
+    assert_eq!(
+        (within["accepted"].as_u64(), within["duplicates"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    wait_for_events(&capture, 4);
+    let metrics = sidecar
+        .metrics_with("llmtap_events_delivered_total 4")
+        .await;
+    assert!(
+        metrics.contains("llmtap_payloads_rejected_total{reason=\"duplicate\"} 4"),
+        "{metrics}"
+    );
+    let (status, _) = sidecar.terminate();
+    assert!(status.success());
+    assert_eq!(events(&capture).len(), 4, "each call reached PostHog once");
 }

@@ -14,7 +14,7 @@ use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::{EventOptions, JsonlSink};
 use serde::Deserialize;
 
-use crate::server::{self, AppState, Metrics, Output, Secret};
+use crate::server::{self, AppState, Metrics, Output, RecentEvents, Secret};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:4319";
 const DEFAULT_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
@@ -22,6 +22,7 @@ const DEFAULT_BATCH_SIZE: usize = 100;
 const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
 const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_DEDUP_WINDOW: usize = 100_000;
 
 fn secret(s: &str) -> Result<Secret, String> {
     Ok(Secret(s.to_owned()))
@@ -79,6 +80,10 @@ pub struct ServeArgs {
     /// Retry-After seconds sent with 503 when the queue is full [default: 5]
     #[arg(long, value_name = "SECS")]
     retry_after_secs: Option<u64>,
+    /// Drop payloads whose event was accepted among the last N (LiteLLM re-sends
+    /// its queue when a POST is slow); 0 turns it off [default: 100000]
+    #[arg(long, env = "LLMTAP_DEDUP_WINDOW", value_name = "EVENTS")]
+    dedup_window: Option<usize>,
     /// On SIGTERM/SIGINT, how long to keep delivering before giving up [default: 30]
     #[arg(long, value_name = "SECS")]
     shutdown_timeout_secs: Option<u64>,
@@ -103,6 +108,7 @@ struct FileConfig {
     max_event_bytes: Option<usize>,
     properties: Option<BTreeMap<String, String>>,
     retry_after_secs: Option<u64>,
+    dedup_window: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
 }
 
@@ -196,6 +202,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
             .retry_after_secs
             .or(file.retry_after_secs)
             .unwrap_or(DEFAULT_RETRY_AFTER_SECS),
+        recent: RecentEvents::new(
+            args.dedup_window
+                .or(file.dedup_window)
+                .unwrap_or(DEFAULT_DEDUP_WINDOW),
+        ),
     });
     let max_body = args
         .max_body_bytes

@@ -5,6 +5,7 @@
 //! it would have to drop: when the exporter queue lacks room for a request's
 //! events the whole request gets 503 with `Retry-After`.
 
+mod dedup;
 mod metrics;
 mod output;
 mod routes;
@@ -16,6 +17,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use llmtap::EventOptions;
 
+pub use dedup::RecentEvents;
 pub use metrics::Metrics;
 pub use output::Output;
 
@@ -31,6 +33,8 @@ pub struct AppState {
     pub auth_token: Option<Secret>,
     /// Seconds suggested in `Retry-After` when the queue is full.
     pub retry_after_secs: u64,
+    /// Uuids accepted recently, to drop LiteLLM's re-sends.
+    pub recent: RecentEvents,
 }
 
 /// A value that must not reach logs: `Debug` redacts it.

@@ -13,6 +13,7 @@ use llmtap::{
 };
 use serde_json::json;
 use subtle::ConstantTimeEq;
+use uuid::Uuid;
 
 use super::AppState;
 
@@ -110,6 +111,12 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
 
     // All or nothing: LiteLLM does not retry, so refusing loudly beats
     // accepting and then dropping part of the request.
+    let mut recent = state.recent.lock();
+    let (ready, duplicates) = recent.fresh(ready, |(event, _)| event.uuid);
+    for _ in 0..duplicates {
+        state.metrics.rejected("duplicate");
+    }
+    let uuids: Vec<Uuid> = ready.iter().map(|(event, _)| event.uuid).collect();
     let (events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
     let accepted = match state.output.capture_all(events) {
         Ok(n) => n,
@@ -131,6 +138,8 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
             )
         }
     };
+    recent.remember(uuids);
+    drop(recent);
     for c in &calls {
         state
             .metrics
@@ -140,7 +149,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     errors.truncate(LISTED_ERRORS);
     json_response(
         StatusCode::OK,
-        json!({"accepted": accepted, "rejected": rejected, "errors": errors}),
+        json!({"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "errors": errors}),
     )
 }
 
