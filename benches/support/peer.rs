@@ -1,0 +1,149 @@
+//! A capture API peer that never bottlenecks the exporter: `POST /batch/`,
+//! read the whole body, answer `200 {"status":"Ok"}`. Nothing is decoded or
+//! kept, so its cost per request is a few syscalls.
+//!
+//! std only, one thread per connection, HTTP/1.1 keep-alive, bodies with
+//! `Content-Length` or `Transfer-Encoding: chunked`. `GET /stats` answers
+//! `{"requests":N,"body_bytes":B}`. Used in-process by the hot-path bench and
+//! as its own process by `examples/capture_peer.rs` (e2e, so that its CPU is
+//! not counted as llmtap's).
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const OK: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"Ok\"}";
+const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+
+/// What the peer has received so far.
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    /// `POST /batch/` requests answered.
+    pub requests: AtomicU64,
+    /// Their body bytes as sent (gzip or not).
+    pub body_bytes: AtomicU64,
+}
+
+/// Accepts connections on `listener` forever, one thread each.
+pub fn serve(listener: TcpListener, stats: Arc<PeerStats>) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let stats = stats.clone();
+        std::thread::spawn(move || {
+            // A client hanging up mid-request is normal at shutdown.
+            let _ = connection(stream, &stats);
+        });
+    }
+}
+
+/// Binds `addr`, refusing anything but a loopback address.
+pub fn bind_loopback(addr: &str) -> io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    if !listener.local_addr()?.ip().is_loopback() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the capture peer listens on loopback only",
+        ));
+    }
+    Ok(listener)
+}
+
+fn connection(stream: TcpStream, stats: &PeerStats) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut reader = BufReader::with_capacity(256 * 1024, stream);
+    let mut line = String::new();
+    let mut body = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let request = line.trim_end().to_owned();
+        if request.is_empty() {
+            continue;
+        }
+        let (mut length, mut chunked, mut close) = (0usize, false, false);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let Some((name, value)) = header.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().unwrap_or(0);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
+            }
+        }
+        body.clear();
+        if chunked {
+            read_chunked(&mut reader, &mut body, &mut line)?;
+        } else {
+            body.resize(length, 0);
+            reader.read_exact(&mut body)?;
+        }
+        let answer = if request.starts_with("POST /batch/") {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            stats
+                .body_bytes
+                .fetch_add(body.len() as u64, Ordering::Relaxed);
+            OK.to_vec()
+        } else if request.starts_with("GET /stats") {
+            let json = format!(
+                "{{\"requests\":{},\"body_bytes\":{}}}",
+                stats.requests.load(Ordering::Relaxed),
+                stats.body_bytes.load(Ordering::Relaxed)
+            );
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+                json.len()
+            )
+            .into_bytes()
+        } else {
+            NOT_FOUND.to_vec()
+        };
+        reader.get_mut().write_all(&answer)?;
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+fn read_chunked(
+    reader: &mut BufReader<TcpStream>,
+    body: &mut Vec<u8>,
+    line: &mut String,
+) -> io::Result<()> {
+    loop {
+        line.clear();
+        reader.read_line(line)?;
+        let size = line.trim_end().split(';').next().unwrap_or("0");
+        let size = usize::from_str_radix(size.trim(), 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+        if size == 0 {
+            // Trailers, then the empty line.
+            loop {
+                line.clear();
+                if reader.read_line(line)? == 0 || line.trim_end().is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        line.clear();
+        reader.read_line(line)?;
+    }
+}
