@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of the shipped binary, in one command:
 #
-#   bash benches/e2e.sh                 # N=100000 SEED=42 RUNS=3 by default
+#   bash benches/e2e.sh                 # N=100000 SEED=42 RUNS=5 by default
 #   N=20000 RUNS=1 bash benches/e2e.sh  # a quicker look
 #   LLMTAP_BIN=/path/to/llmtap bash benches/e2e.sh   # another build (e.g. a candidate change)
 #   SKIP_DOWN=1 bash benches/e2e.sh     # without the endpoint-down part
@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 
 N=${N:-100000}
 SEED=${SEED:-42}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 OUT=target/bench-e2e
 mkdir -p "$OUT"
 FILE="$OUT/payloads-$N-$SEED.jsonl"
@@ -58,6 +58,9 @@ cat "$FILE" >/dev/null # page cache: measure parsing, not the disk
 PEER_PID=
 cleanup() { [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
+# Remove the previous address first: the background redirection may truncate the
+# file only after the wait below has read a stale one.
+rm -f "$OUT/peer.addr"
 "$PEER" 127.0.0.1:0 >"$OUT/peer.addr" &
 PEER_PID=$!
 for _ in $(seq 50); do [ -s "$OUT/peer.addr" ] && break; sleep 0.1; done
@@ -109,30 +112,45 @@ for run in $(seq "$RUNS"); do
 done
 echo "e2e: peer received $(curl -s "http://$ADDR/stats" 2>/dev/null || echo '?')" >&2
 
-# Medians over the runs, then ratios to the floor's medians.
+# Medians over the runs. Ratios are paired: each run's figure over the floor of
+# the same run (the floor runs right before it), then the median of those.
 awk -F'\t' -v n="$N" -v bytes="$BYTES" '
-function median(list,    i, j, t, a, m) {
+function sorted(list, a,    i, j, t, m) {
     m = split(list, a, " ")
     for (i = 2; i <= m; i++) # insertion sort: mawk has no asort
         for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return m
+}
+function median(list,    a, m) {
+    m = sorted(list, a)
     return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
 }
+function range(list,    a, m) {
+    m = sorted(list, a)
+    return sprintf("%.2f–%.2f", a[1], a[m])
+}
+$2 == "floor" { fw[$1] = $3; fc[$1] = $4 + $5 }
 {
     if (!($2 in seen)) { seen[$2] = 1; order[++kinds] = $2 }
+    runs[$1] = 1
     wall[$2] = wall[$2] " " $3
     cpu[$2] = cpu[$2] " " ($4 + $5)
     rss[$2] = rss[$2] " " $6
+    tput_ratio[$2] = tput_ratio[$2] " " (fw[$1] / $3)
+    cpu_ratio[$2] = cpu_ratio[$2] " " (($4 + $5) / fc[$1])
 }
 END {
-    fw = median(wall["floor"]); fc = median(cpu["floor"])
-    printf "\n| %s | %s | %s | %s | %s | %s | %s |\n", "run (median of " NR / kinds ")", "events/s", "÷ floor", "CPU-s per 1,000 events", "× floor", "MB/s of input", "peak RSS"
+    nruns = 0
+    for (r in runs) nruns++
+    printf "\n| %s | %s | %s | %s | %s | %s | %s |\n", "median of " nruns " runs", "events/s", "÷ floor", "CPU-s per 1,000 events", "× floor (range)", "MB/s of input", "peak RSS"
     print "|---|---:|---:|---:|---:|---:|---:|"
     for (k = 1; k <= kinds; k++) {
         name = order[k]; w = median(wall[name]); c = median(cpu[name]); r = median(rss[name])
-        printf "| %s | %.0f | %.2f | %.4f | %.2f | %.0f | %.1f MiB |\n", name, n / w, (n / w) / (n / fw), c / n * 1000, c / fc, bytes / w / 1e6, r / 1024
+        printf "| %s | %.0f | %.2f | %.4f | %.2f (%s) | %.0f | %.1f MiB |\n", name, n / w, median(tput_ratio[name]), c / n * 1000, median(cpu_ratio[name]), range(cpu_ratio[name]), bytes / w / 1e6, r / 1024
     }
     print ""
-    print "events/s and MB/s from wall time; CPU = user + sys of the measured process only."
+    print "events/s and MB/s from wall time; CPU = user + sys of the measured process only;"
+    print "ratios paired with the floor of the same run."
 }' "$RESULTS" | tee "$OUT/results.md"
 
 echo "e2e: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
