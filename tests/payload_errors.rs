@@ -163,3 +163,11 @@ fn client_credentials_in_forwarded_headers_are_not_kept() {
     assert!(!debug.contains("sk-ant-secret"), "{debug}");
     assert!(debug.contains("x-posthog-property-team"));
 }
+
+#[test]
+fn invalid_utf8_is_a_syntax_error() {
+    let mut bytes = br#"{"model": "gpt-4o", "startTime": 1750000000.0, "id": "#.to_vec();
+    bytes.extend_from_slice(&[b'"', 0xff, 0xfe, b'"', b'}']);
+    let err = Payload::from_slice(&bytes).unwrap_err();
+    assert!(matches!(err, PayloadError::Syntax { .. }), "{err:?}");
+}

@@ -26,7 +26,15 @@ pub(crate) enum Refused {
 struct State {
     items: VecDeque<Event>,
     closed: bool,
+    /// Producers blocked in `push` waiting for room (`FullPolicy::Block`).
+    waiting: usize,
 }
+
+/// While events pile up, the worker is woken once per this many. It is always
+/// woken by the first event into an empty queue (which arms the batch timer),
+/// by flush and shutdown, and by its own timer: waking it on every event cost
+/// a context switch per event (BENCHMARKS.md).
+const WAKE_EVERY: usize = 32;
 
 #[derive(Debug)]
 pub(crate) struct Queue {
@@ -54,11 +62,13 @@ impl Queue {
     pub fn push(&self, event: Event, wait: Duration) -> Result<(), Refused> {
         let mut state = self.lock();
         if state.items.len() >= self.capacity && !state.closed && !wait.is_zero() {
+            state.waiting += 1;
             state = self
                 .space
                 .wait_timeout_while(state, wait, |s| s.items.len() >= self.capacity && !s.closed)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            state.waiting -= 1;
         }
         if state.closed {
             return Err(Refused::Closed);
@@ -68,8 +78,11 @@ impl Queue {
         }
         state.items.push_back(event);
         self.pushed.fetch_add(1, Ordering::SeqCst);
+        let len = state.items.len();
         drop(state);
-        self.ready.notify_one();
+        if len == 1 || len.is_multiple_of(WAKE_EVERY) {
+            self.ready.notify_one();
+        }
         Ok(())
     }
 
@@ -91,12 +104,15 @@ impl Queue {
         Ok(())
     }
 
-    pub fn pop(&self) -> Option<Event> {
-        let event = self.lock().items.pop_front();
-        if event.is_some() {
-            self.space.notify_one();
+    /// Takes up to `max` events in one lock, waking blocked producers only
+    /// when there are any.
+    pub fn pop_many(&self, max: usize, into: &mut Vec<Event>) {
+        let mut state = self.lock();
+        let n = max.min(state.items.len());
+        into.extend(state.items.drain(..n));
+        if n > 0 && state.waiting > 0 {
+            self.space.notify_all();
         }
-        event
     }
 
     /// Refuses further events and wakes everyone: blocked producers get
@@ -173,6 +189,12 @@ mod tests {
         .unwrap()
     }
 
+    fn pop(q: &Queue) -> Option<Event> {
+        let mut one = Vec::new();
+        q.pop_many(1, &mut one);
+        one.pop()
+    }
+
     #[test]
     fn full_and_closed_are_refused() {
         let q = Queue::new(2);
@@ -180,7 +202,7 @@ mod tests {
         assert_eq!(q.push(event(2), Duration::ZERO), Ok(()));
         assert_eq!(q.push(event(3), Duration::ZERO), Err(Refused::Full));
         assert_eq!(q.pushed(), 2);
-        assert_eq!(q.pop().map(|e| e.uuid), Some(Uuid::from_u128(1)));
+        assert_eq!(pop(&q).map(|e| e.uuid), Some(Uuid::from_u128(1)));
         q.close();
         assert_eq!(q.push(event(4), Duration::ZERO), Err(Refused::Closed));
         assert_eq!(q.clear(), 1);
@@ -198,7 +220,7 @@ mod tests {
         // Pop until the producer's event shows up; no sleeping needed.
         let mut seen = Vec::new();
         while seen.len() < 2 {
-            if let Some(e) = q.pop() {
+            if let Some(e) = pop(&q) {
                 seen.push(e.uuid.as_u128());
             } else {
                 std::thread::yield_now();

@@ -63,8 +63,11 @@ pub(crate) fn encode_body(key_json: &str, events: &[Prepared], sent_at: &str) ->
     body
 }
 
+/// Level 1 on the zlib-rs backend: level 6 on miniz_oxide was two thirds of
+/// the exporter's CPU (BENCHMARKS.md); level 1 is 13x cheaper for bodies
+/// about twice as large, still a fraction of the JSON.
 fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
     encoder.write_all(json)?;
     encoder.finish()
 }

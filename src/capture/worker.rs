@@ -22,6 +22,9 @@ use super::transport::{Answer, Transport};
 use super::wait::{race, Either};
 use crate::event::Event;
 
+/// Events taken from the queue per lock.
+const POP_AT_ONCE: usize = 64;
+
 /// How far the worker has got, watched by `flush` and `shutdown`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Progress {
@@ -169,9 +172,16 @@ impl Worker {
     }
 
     async fn drive(&mut self) {
+        let mut taken = Vec::with_capacity(POP_AT_ONCE);
         loop {
-            while let Some(event) = self.shared.queue.pop() {
-                self.add(event).await;
+            loop {
+                self.shared.queue.pop_many(POP_AT_ONCE, &mut taken);
+                if taken.is_empty() {
+                    break;
+                }
+                for event in taken.drain(..) {
+                    self.add(event).await;
+                }
             }
             let closing = self.shared.queue.is_closed();
             if !self.batcher.is_empty() {

@@ -43,6 +43,9 @@ pub struct ReplayArgs {
     /// JSONL; exits 0 only when every event was delivered.
     #[arg(long, conflicts_with = "output")]
     posthog: bool,
+    /// With --posthog: send request bodies uncompressed.
+    #[arg(long, requires = "posthog")]
+    no_gzip: bool,
     /// With --posthog: how long to wait for delivery at the end.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     delivery_timeout_secs: u64,
@@ -100,6 +103,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     let exporter = if args.posthog {
         let client = CaptureClient::builder()
             .when_full(FullPolicy::Block(QUEUE_WAIT))
+            .gzip(!args.no_gzip)
             .build()
             .map_err(|e| format!("--posthog: {e}"))?;
         Some(Arc::new(client))

@@ -189,8 +189,12 @@ impl Payload {
             Some(b'{') => {}
             _ => return Err(not_an_object(bytes)),
         }
+        // UTF-8 checked once for the whole payload is cheaper than per string.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(Self::explain(bytes));
+        };
         // The fast path: no path bookkeeping unless something is wrong.
-        match serde_json::from_slice::<Payload>(bytes) {
+        match serde_json::from_str::<Payload>(text) {
             Ok(p) => p.finish(),
             Err(_) => match serde_json::from_slice::<Kwargs>(bytes) {
                 Ok(k) => Self::from_slice(k.standard_logging_object.get().as_bytes()).map_err(

@@ -53,7 +53,10 @@ pub async fn receive(
     tokio::task::spawn_blocking(move || ingest(&state, &headers, &body))
         .await
         .unwrap_or_else(|e| {
-            json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e.to_string()}))
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": e.to_string()}),
+            )
         })
 }
 
