@@ -7,7 +7,7 @@
 //! last check and its wait is never lost.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -30,10 +30,10 @@ struct State {
     waiting: usize,
 }
 
-/// While events pile up, the worker is woken once per this many. It is always
-/// woken by the first event into an empty queue (which arms the batch timer),
-/// by flush and shutdown, and by its own timer: waking it on every event cost
-/// a context switch per event (BENCHMARKS.md).
+/// While events pile up, the worker is woken once per this many. Otherwise it
+/// polls the queue on a short timer while traffic flows and is woken by the
+/// first push only once it has parked: a wake-up per event cost each
+/// `capture()` a cross-CPU context switch (BENCHMARKS.md).
 const WAKE_EVERY: usize = 32;
 
 #[derive(Debug)]
@@ -45,6 +45,8 @@ pub(crate) struct Queue {
     /// Events ever queued. Bumped under the lock, so the worker can never
     /// have settled more events than this says were accepted.
     pushed: AtomicU64,
+    /// The worker sleeps without a timer: the next push must wake it.
+    parked: AtomicBool,
 }
 
 impl Queue {
@@ -55,6 +57,7 @@ impl Queue {
             ready: Notify::new(),
             capacity,
             pushed: AtomicU64::new(0),
+            parked: AtomicBool::new(false),
         }
     }
 
@@ -80,7 +83,7 @@ impl Queue {
         self.pushed.fetch_add(1, Ordering::SeqCst);
         let len = state.items.len();
         drop(state);
-        if len == 1 || len.is_multiple_of(WAKE_EVERY) {
+        if len.is_multiple_of(WAKE_EVERY) || self.take_parked() {
             self.ready.notify_one();
         }
         Ok(())
@@ -128,6 +131,25 @@ impl Queue {
         let n = std::mem::take(&mut self.lock().items).len();
         self.space.notify_all();
         n
+    }
+
+    /// The worker is about to sleep until woken; `false` (and no parking)
+    /// when events are already waiting.
+    ///
+    /// The flag is set before the queue is checked, and pushes read it after
+    /// queueing, both around the same lock: a push either is seen here or
+    /// sees the flag and wakes the worker.
+    pub fn park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        if self.lock().items.is_empty() {
+            return true;
+        }
+        self.parked.store(false, Ordering::SeqCst);
+        false
+    }
+
+    fn take_parked(&self) -> bool {
+        self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst)
     }
 
     /// Wakes the worker (a flush or shutdown wants attention).

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tokio::time::sleep_until;
@@ -24,6 +24,11 @@ use crate::event::Event;
 
 /// Events taken from the queue per lock.
 const POP_AT_ONCE: usize = 64;
+/// While traffic flows the worker looks at the queue this often instead of
+/// being woken per event.
+const POLL: Duration = Duration::from_millis(5);
+/// After this long without events the worker parks until the next push.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// How far the worker has got, watched by `flush` and `shutdown`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -173,12 +178,14 @@ impl Worker {
 
     async fn drive(&mut self) {
         let mut taken = Vec::with_capacity(POP_AT_ONCE);
+        let mut last_event: Option<Instant> = None;
         loop {
             loop {
                 self.shared.queue.pop_many(POP_AT_ONCE, &mut taken);
                 if taken.is_empty() {
                     break;
                 }
+                last_event = Some(Instant::now());
                 for event in taken.drain(..) {
                     self.add(event).await;
                 }
@@ -196,11 +203,20 @@ impl Worker {
             } else if closing && self.shared.queue.len() == 0 {
                 return;
             }
+            let flowing = last_event.is_some_and(|t| t.elapsed() < IDLE_AFTER);
+            let poll = Instant::now() + POLL;
             match self.batcher.due(self.interval) {
                 Some(at) => {
-                    race(self.shared.queue.ready(), sleep_until(at.into())).await;
+                    race(self.shared.queue.ready(), sleep_until(at.min(poll).into())).await;
                 }
-                None => self.shared.queue.ready().await,
+                None if flowing => {
+                    race(self.shared.queue.ready(), sleep_until(poll.into())).await;
+                }
+                None => {
+                    if self.shared.queue.park() {
+                        self.shared.queue.ready().await;
+                    }
+                }
             }
         }
     }
