@@ -22,28 +22,11 @@ use std::io::Write;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use llmtap::generate::Generator;
-use llmtap::{build_event_with_usage, normalize, Event, EventOptions, HeaderProperties, Payload};
 
 /// Events per batch: the exporter's `DEFAULT_BATCH_SIZE`.
 const BATCH: usize = llmtap::capture::DEFAULT_BATCH_SIZE;
 const KEY_JSON: &str = "\"phc_benchmark_key_0123456789abcdefghijklmnopq\"";
 const SENT_AT: &str = "2026-11-23T14:53:17.123Z";
-
-/// A batch of realistic events, built the way `llmtap replay` builds them.
-fn events(seed: u64, n: usize) -> Vec<Event> {
-    let mut generator = Generator::new(seed);
-    let headers = HeaderProperties::default();
-    let options = EventOptions::default();
-    (0..n)
-        .map(|_| {
-            let bytes = generator.next_line().into_bytes();
-            let payload = Payload::from_slice(&bytes).expect("generated payloads parse");
-            let usage = normalize(&payload);
-            build_event_with_usage(&payload, &usage, &headers, &options).expect("events build")
-        })
-        .collect()
-}
 
 /// `capture::transport::encode_body`, byte for byte.
 fn encode_body(key_json: &str, events: &[Vec<u8>], sent_at: &str) -> Vec<u8> {
@@ -85,7 +68,7 @@ fn gzip_zlib_rs(json: &[u8], level: i32, out: &mut Vec<u8>) -> usize {
 }
 
 fn batch_encode(c: &mut Criterion) {
-    let events = events(7, BATCH);
+    let events = llmtap::generate::events(7, BATCH);
     let prepared: Vec<Vec<u8>> = events
         .iter()
         .map(|e| serde_json::to_vec(e).unwrap())

@@ -27,8 +27,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use llmtap::capture::{CaptureBuilder, CaptureClient, DEFAULT_QUEUE_CAPACITY};
-use llmtap::generate::Generator;
-use llmtap::{build_event_with_usage, normalize, Event, EventOptions, HeaderProperties, Payload};
+use llmtap::Event;
 
 #[path = "support/peer.rs"]
 mod peer;
@@ -40,20 +39,6 @@ const HIGH_WATER: usize = DEFAULT_QUEUE_CAPACITY / 2;
 /// Events per second over all producers in the paced part.
 const PACED_RATE: u64 = 4_000;
 const PACED_SECS: u64 = 5;
-
-fn events(seed: u64, n: usize) -> Vec<Event> {
-    let mut generator = Generator::new(seed);
-    let headers = HeaderProperties::default();
-    let options = EventOptions::default();
-    (0..n)
-        .map(|_| {
-            let bytes = generator.next_line().into_bytes();
-            let payload = Payload::from_slice(&bytes).expect("generated payloads parse");
-            let usage = normalize(&payload);
-            build_event_with_usage(&payload, &usage, &headers, &options).expect("events build")
-        })
-        .collect()
-}
 
 fn start_peer() -> String {
     let listener = peer::bind_loopback("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -314,7 +299,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let listing = args.iter().any(|a| a == "--list" || a == "--test");
     let host = start_peer();
-    let pool = events(11, 256);
+    let pool = llmtap::generate::events(11, 256);
     if !listing {
         eprintln!(
             "capture_hot_path: timer overhead (included in every latency) {} ns",

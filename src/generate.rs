@@ -195,6 +195,22 @@ impl Generator {
     }
 }
 
+/// `n` events built from generated payloads the way `llmtap replay` builds
+/// them, for benchmarks of what happens after the event exists.
+pub fn events(seed: u64, n: usize) -> Vec<crate::Event> {
+    let mut generator = Generator::new(seed);
+    let headers = crate::HeaderProperties::default();
+    let options = crate::EventOptions::default();
+    (0..n)
+        .filter_map(|_| {
+            let line = generator.next_line();
+            let payload = crate::Payload::from_slice(line.as_bytes()).ok()?;
+            let usage = crate::normalize(&payload);
+            crate::build_event_with_usage(&payload, &usage, &headers, &options).ok()
+        })
+        .collect()
+}
+
 /// Multiplies every token count by a whole factor: sums and the checks the
 /// normalizer makes between them (text + read + write = prompt) stay exact.
 fn scale_tokens(v: &mut Value, factor: u64) {
