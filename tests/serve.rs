@@ -580,3 +580,17 @@ async fn litellms_re_sent_payloads_are_dropped_as_duplicates() {
     assert!(status.success());
     assert_eq!(events(&capture).len(), 4, "each call reached PostHog once");
 }
+
+#[test]
+fn help_documents_every_option_with_its_default() {
+    let out = Command::new(env!("CARGO_BIN_EXE_llmtap"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+        if !line.contains("--help") {
+            assert!(line.contains("[default: "), "no default in: {line}");
+        }
+    }
+}

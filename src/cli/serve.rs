@@ -50,7 +50,7 @@ pub struct ServeArgs {
     /// JSONL destination when no API key is set [default: stdout]
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// TOML file with any of these settings, in snake_case (flags and env vars win)
+    /// TOML file with any of these settings, in snake_case (flags and env vars win) [default: none]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Largest request body accepted; larger ones get 413 [default: 20971520]
