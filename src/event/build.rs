@@ -1,5 +1,7 @@
 //! From a payload and its normalized usage to an [`Event`].
 
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -28,10 +30,12 @@ pub fn build_event_with_usage(
     options: &EventOptions,
 ) -> Result<Event, EventError> {
     let request_headers = HeaderProperties::from_payload(payload);
-    let headers = if request_headers.is_empty() {
-        headers.clone()
+    // Copied only when both sources have something: the per-event common
+    // case borrows the caller's headers.
+    let headers: Cow<'_, HeaderProperties> = if request_headers.is_empty() {
+        Cow::Borrowed(headers)
     } else {
-        headers.clone().merged(&request_headers)
+        Cow::Owned(headers.clone().merged(&request_headers))
     };
     let kind = payload.kind();
     let name = match kind {
