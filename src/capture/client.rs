@@ -95,7 +95,7 @@ impl CaptureClient {
     }
 
     pub(crate) fn start(config: Config) -> Result<Self, ConfigError> {
-        let shared = Arc::new(Shared::new(config.queue_capacity));
+        let shared = Arc::new(Shared::new(config.queue_capacity, config.queue_bytes));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name(THREAD_NAME)

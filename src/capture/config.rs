@@ -26,6 +26,10 @@ pub const ENV_API_KEY: &str = "POSTHOG_API_KEY";
 pub const ENV_HOST: &str = "POSTHOG_HOST";
 /// Events the queue holds before [`FullPolicy`] applies.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
+/// Default bound of the queue in bytes of event JSON (estimated): with prompts
+/// in the events, 10 000 of them can otherwise take hundreds of MiB, and
+/// events of up to `max_event_bytes` each far more.
+pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// Events per batch.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// JSON bytes per request body before compression. PostHog's SDKs stay
@@ -74,6 +78,7 @@ pub struct CaptureBuilder {
     api_key: Option<ApiKey>,
     host: String,
     queue_capacity: usize,
+    queue_bytes: usize,
     when_full: FullPolicy,
     batch_size: usize,
     batch_bytes: usize,
@@ -96,6 +101,7 @@ impl fmt::Debug for CaptureBuilder {
             .field("api_key", &self.api_key)
             .field("host", &self.host)
             .field("queue_capacity", &self.queue_capacity)
+            .field("queue_bytes", &self.queue_bytes)
             .field("when_full", &self.when_full)
             .field("batch_size", &self.batch_size)
             .field("batch_bytes", &self.batch_bytes)
@@ -126,6 +132,7 @@ impl CaptureBuilder {
             api_key: None,
             host: DEFAULT_HOST.to_owned(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             when_full: FullPolicy::DropNewest,
             batch_size: DEFAULT_BATCH_SIZE,
             batch_bytes: DEFAULT_BATCH_BYTES,
@@ -177,6 +184,14 @@ impl CaptureBuilder {
     /// Events the queue holds. Default [`DEFAULT_QUEUE_CAPACITY`].
     pub fn queue_capacity(mut self, events: usize) -> Self {
         self.queue_capacity = events;
+        self
+    }
+
+    /// Bytes of event JSON the queue holds, estimated as events are queued;
+    /// the queue is full at whichever of this and `queue_capacity` comes
+    /// first. Default [`DEFAULT_QUEUE_BYTES`]; at least `max_event_bytes`.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
         self
     }
 
@@ -278,6 +293,12 @@ impl CaptureBuilder {
         at_least_one("queue_capacity", self.queue_capacity)?;
         at_least_one("batch_size", self.batch_size)?;
         at_least_one("max_event_bytes", self.max_event_bytes)?;
+        if self.queue_bytes < self.max_event_bytes {
+            return Err(invalid(
+                "queue_bytes",
+                "must hold at least one event of max_event_bytes",
+            ));
+        }
         non_zero("flush_interval", self.flush_interval)?;
         non_zero("request_timeout", self.request_timeout)?;
         non_zero("initial_backoff", self.initial_backoff)?;
@@ -324,6 +345,7 @@ impl CaptureBuilder {
             api_key,
             url,
             queue_capacity: self.queue_capacity,
+            queue_bytes: self.queue_bytes,
             when_full: self.when_full,
             limits: Limits {
                 max_events: self.batch_size,
@@ -352,6 +374,7 @@ pub(crate) struct Config {
     pub api_key: ApiKey,
     pub url: reqwest::Url,
     pub queue_capacity: usize,
+    pub queue_bytes: usize,
     pub when_full: FullPolicy,
     pub limits: Limits,
     pub flush_interval: Duration,
@@ -457,6 +480,10 @@ mod tests {
         };
         assert_eq!(setting(valid().batch_size(0)), "batch_size");
         assert_eq!(setting(valid().queue_capacity(0)), "queue_capacity");
+        assert_eq!(
+            setting(valid().max_event_bytes(1000).queue_bytes(999)),
+            "queue_bytes"
+        );
         assert_eq!(
             setting(valid().flush_interval(Duration::ZERO)),
             "flush_interval"

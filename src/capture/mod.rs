@@ -66,6 +66,7 @@
 //! | `api_key` | `POSTHOG_API_KEY` (required) |
 //! | `host` | `POSTHOG_HOST`, else [`DEFAULT_HOST`] |
 //! | `queue_capacity` | [`DEFAULT_QUEUE_CAPACITY`] events |
+//! | `queue_bytes` | [`DEFAULT_QUEUE_BYTES`] of event JSON (estimated) |
 //! | `when_full` | [`FullPolicy::DropNewest`] |
 //! | `batch_size` | [`DEFAULT_BATCH_SIZE`] events |
 //! | `batch_bytes` | [`DEFAULT_BATCH_BYTES`] (JSON before gzip, at most [`MAX_BATCH_BYTES`]) |
@@ -97,8 +98,9 @@ pub use client::{CaptureClient, DeliveryReport};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use config::{
     CaptureBuilder, FullPolicy, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
-    DEFAULT_HOST, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_DEADLINE, ENV_API_KEY, ENV_HOST, MAX_BATCH_BYTES,
+    DEFAULT_HOST, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_DEADLINE, ENV_API_KEY, ENV_HOST,
+    MAX_BATCH_BYTES,
 };
 pub use error::ConfigError;
 pub use retry::{classify, parse_retry_after, Decision, Outcome};

@@ -24,7 +24,10 @@ pub(crate) enum Refused {
 
 #[derive(Debug, Default)]
 struct State {
-    items: VecDeque<Event>,
+    /// Each event with its estimated JSON size.
+    items: VecDeque<(Event, usize)>,
+    /// Sum of the sizes in `items`.
+    bytes: usize,
     closed: bool,
     /// Producers blocked in `push` waiting for room (`FullPolicy::Block`).
     waiting: usize,
@@ -42,6 +45,7 @@ pub(crate) struct Queue {
     space: Condvar,
     ready: Notify,
     capacity: usize,
+    max_bytes: usize,
     /// Events ever queued. Bumped under the lock, so the worker can never
     /// have settled more events than this says were accepted.
     pushed: AtomicU64,
@@ -50,25 +54,34 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Queue {
             state: Mutex::new(State::default()),
             space: Condvar::new(),
             ready: Notify::new(),
             capacity,
+            max_bytes,
             pushed: AtomicU64::new(0),
             parked: AtomicBool::new(false),
         }
     }
 
+    /// Whether `incoming` more events of `size` bytes fit. The byte bound
+    /// never refuses an empty queue, so one large event is not refused forever.
+    fn has_room(&self, s: &State, incoming: usize, size: usize) -> bool {
+        s.items.len() + incoming <= self.capacity
+            && (s.items.is_empty() || s.bytes + size <= self.max_bytes)
+    }
+
     /// Queues `event`, waiting up to `wait` for room when full.
     pub fn push(&self, event: Event, wait: Duration) -> Result<(), Refused> {
+        let size = event.approx_json_len();
         let mut state = self.lock();
-        if state.items.len() >= self.capacity && !state.closed && !wait.is_zero() {
+        if !self.has_room(&state, 1, size) && !state.closed && !wait.is_zero() {
             state.waiting += 1;
             state = self
                 .space
-                .wait_timeout_while(state, wait, |s| s.items.len() >= self.capacity && !s.closed)
+                .wait_timeout_while(state, wait, |s| !self.has_room(s, 1, size) && !s.closed)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             state.waiting -= 1;
@@ -76,10 +89,11 @@ impl Queue {
         if state.closed {
             return Err(Refused::Closed);
         }
-        if state.items.len() >= self.capacity {
+        if !self.has_room(&state, 1, size) {
             return Err(Refused::Full);
         }
-        state.items.push_back(event);
+        state.items.push_back((event, size));
+        state.bytes += size;
         self.pushed.fetch_add(1, Ordering::SeqCst);
         let len = state.items.len();
         drop(state);
@@ -92,15 +106,28 @@ impl Queue {
     /// Queues all of `events` or none of them, never waiting: a receiver
     /// that cannot hold a whole request refuses it upstream instead.
     pub fn push_all(&self, events: Vec<Event>) -> Result<(), (Refused, Vec<Event>)> {
+        let sized: Vec<(Event, usize)> = events
+            .into_iter()
+            .map(|e| {
+                let size = e.approx_json_len();
+                (e, size)
+            })
+            .collect();
+        let total: usize = sized.iter().map(|(_, size)| size).sum();
         let mut state = self.lock();
-        if state.closed {
-            return Err((Refused::Closed, events));
+        let refused = if state.closed {
+            Some(Refused::Closed)
+        } else if !self.has_room(&state, sized.len(), total) {
+            Some(Refused::Full)
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            return Err((why, sized.into_iter().map(|(e, _)| e).collect()));
         }
-        if self.capacity - state.items.len().min(self.capacity) < events.len() {
-            return Err((Refused::Full, events));
-        }
-        let n = events.len() as u64;
-        state.items.extend(events);
+        let n = sized.len() as u64;
+        state.items.extend(sized);
+        state.bytes += total;
         self.pushed.fetch_add(n, Ordering::SeqCst);
         drop(state);
         self.ready.notify_one();
@@ -112,7 +139,11 @@ impl Queue {
     pub fn pop_many(&self, max: usize, into: &mut Vec<Event>) {
         let mut state = self.lock();
         let n = max.min(state.items.len());
-        into.extend(state.items.drain(..n));
+        let State { items, bytes, .. } = &mut *state;
+        into.extend(items.drain(..n).map(|(event, size)| {
+            *bytes -= size;
+            event
+        }));
         if n > 0 && state.waiting > 0 {
             self.space.notify_all();
         }
@@ -128,7 +159,10 @@ impl Queue {
 
     /// Empties the queue, returning how many events were discarded.
     pub fn clear(&self) -> usize {
-        let n = std::mem::take(&mut self.lock().items).len();
+        let mut state = self.lock();
+        state.bytes = 0;
+        let n = std::mem::take(&mut state.items).len();
+        drop(state);
         self.space.notify_all();
         n
     }
@@ -187,7 +221,7 @@ mod tests {
 
     #[test]
     fn push_all_is_all_or_nothing() {
-        let q = Queue::new(3);
+        let q = Queue::new_for_test(3);
         q.push(event(0), Duration::ZERO).unwrap();
         let (why, back) = q.push_all(vec![event(1), event(2), event(3)]).unwrap_err();
         assert_eq!((why, back.len(), q.len()), (Refused::Full, 3, 1));
@@ -211,6 +245,29 @@ mod tests {
         .unwrap()
     }
 
+    impl Queue {
+        fn new_for_test(capacity: usize) -> Self {
+            Queue::new(capacity, usize::MAX)
+        }
+    }
+
+    #[test]
+    fn the_byte_bound_fills_the_queue_too_but_never_refuses_an_empty_one() {
+        let size = event(0).approx_json_len();
+        let q = Queue::new(100, 2 * size + size / 2);
+        q.push(event(1), Duration::ZERO).unwrap();
+        q.push(event(2), Duration::ZERO).unwrap();
+        assert_eq!(q.push(event(3), Duration::ZERO), Err(Refused::Full));
+        assert_eq!(q.push_all(vec![event(3)]).unwrap_err().0, Refused::Full);
+        pop(&q);
+        q.push(event(3), Duration::ZERO).unwrap();
+        let tiny = Queue::new(100, 1);
+        tiny.push(event(4), Duration::ZERO).unwrap();
+        assert_eq!(tiny.push(event(5), Duration::ZERO), Err(Refused::Full));
+        assert_eq!(tiny.clear(), 1);
+        tiny.push(event(5), Duration::ZERO).unwrap();
+    }
+
     fn pop(q: &Queue) -> Option<Event> {
         let mut one = Vec::new();
         q.pop_many(1, &mut one);
@@ -219,7 +276,7 @@ mod tests {
 
     #[test]
     fn full_and_closed_are_refused() {
-        let q = Queue::new(2);
+        let q = Queue::new_for_test(2);
         assert_eq!(q.push(event(1), Duration::ZERO), Ok(()));
         assert_eq!(q.push(event(2), Duration::ZERO), Ok(()));
         assert_eq!(q.push(event(3), Duration::ZERO), Err(Refused::Full));
@@ -233,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_blocked_producer_gets_room_when_the_worker_pops() {
-        let q = Arc::new(Queue::new(1));
+        let q = Arc::new(Queue::new_for_test(1));
         q.push(event(1), Duration::ZERO).unwrap();
         let producer = {
             let q = q.clone();
@@ -254,7 +311,7 @@ mod tests {
 
     #[test]
     fn close_releases_a_blocked_producer() {
-        let q = Arc::new(Queue::new(1));
+        let q = Arc::new(Queue::new_for_test(1));
         q.push(event(1), Duration::ZERO).unwrap();
         let producer = {
             let q = q.clone();

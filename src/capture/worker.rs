@@ -54,9 +54,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(queue_capacity: usize) -> Self {
+    pub fn new(queue_capacity: usize, queue_bytes: usize) -> Self {
         Shared {
-            queue: Queue::new(queue_capacity),
+            queue: Queue::new(queue_capacity, queue_bytes),
             counters: Counters::default(),
             progress: watch::Sender::new(Progress::default()),
             flush_target: AtomicU64::new(0),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::capture::{CaptureClient, DEFAULT_HOST, DEFAULT_QUEUE_CAPACITY};
+use llmtap::capture::{CaptureClient, DEFAULT_HOST, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY};
 use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::{EventOptions, JsonlSink};
 use serde::Deserialize;
@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Exporter queue capacity in events; a request that does not fit gets 503 [default: 10000]
     #[arg(long, env = "LLMTAP_QUEUE_CAPACITY", value_name = "EVENTS")]
     queue_capacity: Option<usize>,
+    /// Exporter queue bound in bytes of event JSON; full at this or --queue-capacity [default: 67108864]
+    #[arg(long, env = "LLMTAP_QUEUE_BYTES", value_name = "BYTES")]
+    queue_bytes: Option<usize>,
     /// Events per capture request [default: 100]
     #[arg(long, env = "LLMTAP_BATCH_SIZE", value_name = "EVENTS")]
     batch_size: Option<usize>,
@@ -101,6 +104,7 @@ struct FileConfig {
     output: Option<PathBuf>,
     max_body_bytes: Option<usize>,
     queue_capacity: Option<usize>,
+    queue_bytes: Option<usize>,
     batch_size: Option<usize>,
     flush_interval_ms: Option<u64>,
     gzip: Option<bool>,
@@ -165,6 +169,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
                         .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
                 )
                 .queue_capacity(capacity)
+                .queue_bytes(
+                    args.queue_bytes
+                        .or(file.queue_bytes)
+                        .unwrap_or(DEFAULT_QUEUE_BYTES),
+                )
                 .batch_size(
                     args.batch_size
                         .or(file.batch_size)

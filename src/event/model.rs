@@ -168,6 +168,26 @@ impl Event {
                 .sum::<usize>()
     }
 
+    /// A cheap estimate of [`Event::json_len`] (strings counted unescaped),
+    /// for budgets that must not serialize each event to stay within them.
+    pub(crate) fn approx_json_len(&self) -> usize {
+        const ENVELOPE: usize = 160;
+        ENVELOPE
+            + self.event.len()
+            + self.distinct_id.len()
+            + self.timestamp.len()
+            + self
+                .properties
+                .iter()
+                .map(|(k, v)| k.len() + approx_len(v) + 4)
+                .sum::<usize>()
+            + self
+                .content
+                .iter()
+                .map(|(k, raw)| k.len() + raw.get().len() + 4)
+                .sum::<usize>()
+    }
+
     /// A property by name, content included (parsed on demand).
     pub fn property(&self, name: &str) -> Option<Value> {
         self.content
@@ -259,6 +279,21 @@ impl Event {
 /// Worst case: every character escaped as `\u00XX`.
 fn value_bound(s: &str) -> usize {
     2 + 6 * s.len()
+}
+
+fn approx_len(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|i| approx_len(i) + 1).sum::<usize>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| k.len() + approx_len(v) + 4)
+                .sum::<usize>()
+        }
+    }
 }
 
 fn json_bound(v: &Value) -> usize {
