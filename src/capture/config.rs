@@ -29,7 +29,7 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
 /// Default bound of the queue in bytes of event JSON (estimated): with prompts
 /// in the events, 10 000 of them can otherwise take hundreds of MiB, and
 /// events of up to `max_event_bytes` each far more.
-pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// Events per batch.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// JSON bytes per request body before compression. PostHog's SDKs stay

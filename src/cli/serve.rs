@@ -59,7 +59,7 @@ pub struct ServeArgs {
     /// Exporter queue capacity in events; a request that does not fit gets 503 [default: 10000]
     #[arg(long, env = "LLMTAP_QUEUE_CAPACITY", value_name = "EVENTS")]
     queue_capacity: Option<usize>,
-    /// Exporter queue bound in bytes of event JSON; full at this or --queue-capacity [default: 67108864]
+    /// Exporter queue bound in bytes of event JSON; full at this or --queue-capacity [default: 33554432]
     #[arg(long, env = "LLMTAP_QUEUE_BYTES", value_name = "BYTES")]
     queue_bytes: Option<usize>,
     /// Events per capture request [default: 100]
