@@ -170,6 +170,7 @@ impl Event {
 
     /// A cheap estimate of [`Event::json_len`] (strings counted unescaped),
     /// for budgets that must not serialize each event to stay within them.
+    #[cfg(feature = "capture")]
     pub(crate) fn approx_json_len(&self) -> usize {
         const ENVELOPE: usize = 160;
         ENVELOPE
@@ -281,6 +282,7 @@ fn value_bound(s: &str) -> usize {
     2 + 6 * s.len()
 }
 
+#[cfg(feature = "capture")]
 fn approx_len(v: &Value) -> usize {
     match v {
         Value::Null | Value::Bool(_) => 5,
