@@ -151,42 +151,14 @@ impl Event {
     /// common case, an event far under the limit, then costs a walk of the
     /// small properties instead of encoding the content twice.
     fn size_bound(&self) -> usize {
-        const ENVELOPE: usize = 160; // keys, uuid, quotes and braces
-        ENVELOPE
-            + value_bound(&self.event)
-            + value_bound(&self.distinct_id)
-            + value_bound(&self.timestamp)
-            + self
-                .properties
-                .iter()
-                .map(|(k, v)| value_bound(k) + json_bound(v) + 2)
-                .sum::<usize>()
-            + self
-                .content
-                .iter()
-                .map(|(k, raw)| k.len() + raw.get().len() + 4)
-                .sum::<usize>()
+        Measure::UpperBound.event(self)
     }
 
     /// A cheap estimate of [`Event::json_len`] (strings counted unescaped),
     /// for budgets that must not serialize each event to stay within them.
     #[cfg(feature = "capture")]
     pub(crate) fn approx_json_len(&self) -> usize {
-        const ENVELOPE: usize = 160;
-        ENVELOPE
-            + self.event.len()
-            + self.distinct_id.len()
-            + self.timestamp.len()
-            + self
-                .properties
-                .iter()
-                .map(|(k, v)| k.len() + approx_len(v) + 4)
-                .sum::<usize>()
-            + self
-                .content
-                .iter()
-                .map(|(k, raw)| k.len() + raw.get().len() + 4)
-                .sum::<usize>()
+        Measure::Typical.event(self)
     }
 
     /// A property by name, content included (parsed on demand).
@@ -277,38 +249,54 @@ impl Event {
     }
 }
 
-/// Worst case: every character escaped as `\u00XX`.
-fn value_bound(s: &str) -> usize {
-    2 + 6 * s.len()
+/// How to size JSON without writing it.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// Never below the real size: every character escaped as `\u00XX`.
+    UpperBound,
+    /// Close to the real size for ordinary text.
+    #[cfg_attr(
+        not(feature = "capture"),
+        expect(dead_code, reason = "only the capture queue's byte budget estimates")
+    )]
+    Typical,
 }
 
-#[cfg(feature = "capture")]
-fn approx_len(v: &Value) -> usize {
-    match v {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 12,
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => 2 + items.iter().map(|i| approx_len(i) + 1).sum::<usize>(),
-        Value::Object(map) => {
-            2 + map
+impl Measure {
+    fn event(self, e: &Event) -> usize {
+        const ENVELOPE: usize = 160; // keys, uuid, quotes and braces
+        ENVELOPE
+            + self.string(&e.event)
+            + self.string(&e.distinct_id)
+            + self.string(&e.timestamp)
+            + self.map(&e.properties)
+            + e.content
                 .iter()
-                .map(|(k, v)| k.len() + approx_len(v) + 4)
+                .map(|(k, raw)| k.len() + raw.get().len() + 4)
                 .sum::<usize>()
+    }
+
+    fn string(self, s: &str) -> usize {
+        match self {
+            Measure::UpperBound => 2 + 6 * s.len(),
+            Measure::Typical => 2 + s.len(),
         }
     }
-}
 
-fn json_bound(v: &Value) -> usize {
-    match v {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 24,
-        Value::String(s) => value_bound(s),
-        Value::Array(items) => 2 + items.iter().map(|i| json_bound(i) + 1).sum::<usize>(),
-        Value::Object(map) => {
-            2 + map
-                .iter()
-                .map(|(k, v)| value_bound(k) + json_bound(v) + 2)
-                .sum::<usize>()
+    fn map(self, m: &Map<String, Value>) -> usize {
+        2 + m
+            .iter()
+            .map(|(k, v)| self.string(k) + self.value(v) + 2)
+            .sum::<usize>()
+    }
+
+    fn value(self, v: &Value) -> usize {
+        match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 24,
+            Value::String(s) => self.string(s),
+            Value::Array(items) => 2 + items.iter().map(|i| self.value(i) + 1).sum::<usize>(),
+            Value::Object(m) => self.map(m),
         }
     }
 }
