@@ -176,46 +176,69 @@ fn criterion_part(c: &mut Criterion, host: &str, pool: &[Event]) {
     group.finish();
 }
 
+/// Runs `producers` threads that each call `op` on an event at a steady
+/// share of `PACED_RATE` for `secs`, timing every call alone. `op` returns
+/// whether the call failed; `after` runs untimed after each call.
+fn paced(
+    pool: &[Event],
+    producers: usize,
+    secs: u64,
+    op: impl Fn(Event) -> bool + Sync,
+    after: impl Fn() + Sync,
+) -> (Latencies, u64) {
+    let per_thread = PACED_RATE / producers as u64;
+    let interval = Duration::from_nanos(1_000_000_000 / per_thread);
+    let calls = per_thread * secs;
+    let record = Mutex::new((Latencies::default(), 0u64));
+    std::thread::scope(|s| {
+        for p in 0..producers {
+            let (op, after, record) = (&op, &after, &record);
+            s.spawn(move || {
+                let mut lat = Vec::with_capacity(calls as usize);
+                let mut errors = 0u64;
+                let begin = Instant::now();
+                for i in 0..calls {
+                    let event = pool[(p * 7919 + i as usize) % pool.len()].clone();
+                    let due = begin + interval * i as u32;
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    let t = Instant::now();
+                    let failed = op(event);
+                    lat.push(t.elapsed().as_nanos() as u64);
+                    errors += u64::from(failed);
+                    after();
+                }
+                let mut r = record.lock().unwrap();
+                r.0 .0.extend(lat);
+                r.1 += errors;
+            });
+        }
+    });
+    record.into_inner().unwrap()
+}
+
 /// What this machine adds to any paced call of ~100 ns: the same pacing
 /// loop timing a push into a plain `Mutex<VecDeque>` (no validation, no
 /// worker). A capture() p99 near this one is the environment's, not llmtap's.
 fn paced_baseline(pool: &[Event]) {
     for producers in [1usize, 2] {
-        let per_thread = PACED_RATE / producers as u64;
-        let interval = Duration::from_nanos(1_000_000_000 / per_thread);
-        let calls = per_thread * PACED_SECS.min(2);
         let queue = Mutex::new(std::collections::VecDeque::with_capacity(4096));
-        let record = Mutex::new(Latencies::default());
-        std::thread::scope(|s| {
-            for p in 0..producers {
-                let (queue, record) = (&queue, &record);
-                s.spawn(move || {
-                    let mut lat = Vec::with_capacity(calls as usize);
-                    let begin = Instant::now();
-                    for i in 0..calls {
-                        let event = pool[(p * 7919 + i as usize) % pool.len()].clone();
-                        let due = begin + interval * i as u32;
-                        let now = Instant::now();
-                        if due > now {
-                            std::thread::sleep(due - now);
-                        }
-                        let t = Instant::now();
-                        let mut q = queue.lock().unwrap();
-                        q.push_back(event);
-                        let full = q.len() >= 4096;
-                        drop(q);
-                        lat.push(t.elapsed().as_nanos() as u64);
-                        if full {
-                            queue.lock().unwrap().clear();
-                        }
-                    }
-                    record.lock().unwrap().0.extend(lat);
-                });
+        let push = |event| {
+            queue.lock().unwrap().push_back(event);
+            false
+        };
+        let trim = || {
+            let mut q = queue.lock().unwrap();
+            if q.len() >= 4096 {
+                q.clear();
             }
-        });
+        };
+        let (mut latencies, _) = paced(pool, producers, PACED_SECS.min(2), push, trim);
         eprintln!(
             "capture_hot_path/paced_baseline_mutex_push/{producers}_producers at {PACED_RATE} events/s: {}",
-            record.into_inner().unwrap().summary()
+            latencies.summary()
         );
     }
 }
@@ -225,37 +248,10 @@ fn paced_part(host: &str, pool: &[Event]) {
     paced_baseline(pool);
     for producers in [1usize, 2] {
         let client = client(host, true);
-        let per_thread = PACED_RATE / producers as u64;
-        let interval = Duration::from_nanos(1_000_000_000 / per_thread);
-        let calls = per_thread * PACED_SECS;
-        let record = Mutex::new(Latencies::default());
-        let refused = Mutex::new(0u64);
         let cpu_before = process_cpu();
         let wall = Instant::now();
-        std::thread::scope(|s| {
-            for p in 0..producers {
-                let (client, record, refused) = (&client, &record, &refused);
-                s.spawn(move || {
-                    let mut lat = Vec::with_capacity(calls as usize);
-                    let mut errors = 0u64;
-                    let begin = Instant::now();
-                    for i in 0..calls {
-                        let event = pool[(p * 7919 + i as usize) % pool.len()].clone();
-                        let due = begin + interval * i as u32;
-                        let now = Instant::now();
-                        if due > now {
-                            std::thread::sleep(due - now);
-                        }
-                        let t = Instant::now();
-                        let result = client.capture(event);
-                        lat.push(t.elapsed().as_nanos() as u64);
-                        errors += u64::from(result.is_err());
-                    }
-                    record.lock().unwrap().0.extend(lat);
-                    *refused.lock().unwrap() += errors;
-                });
-            }
-        });
+        let capture = |event| client.capture(event).is_err();
+        let (mut latencies, refused) = paced(pool, producers, PACED_SECS, capture, || {});
         let produced = wall.elapsed();
         let report = client.shutdown_blocking(Duration::from_secs(60));
         let cpu = process_cpu().saturating_sub(cpu_before);
@@ -263,8 +259,8 @@ fn paced_part(host: &str, pool: &[Event]) {
         eprintln!(
             "capture_hot_path/paced_gzip/{producers}_producers at {PACED_RATE} events/s for {:.1} s: {}; refused {}, delivered {}, dropped {}, {} batches, {:.1} MB JSON -> {:.1} MB gzip; process CPU {:.3} s ({:.3} CPU-s per 1,000 events, event building excluded)",
             produced.as_secs_f64(),
-            record.into_inner().unwrap().summary(),
-            refused.into_inner().unwrap(),
+            latencies.summary(),
+            refused,
             stats.sent,
             report.dropped.total(),
             stats.batches,
