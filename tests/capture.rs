@@ -275,7 +275,7 @@ async fn invalid_events_are_refused_at_capture_and_never_fail_a_batch() {
     no_user.distinct_id = " ".into();
     assert!(client.capture(no_user).is_err());
     let mut bad_time = event(2);
-    bad_time.timestamp = "yesterday".into();
+    bad_time.timestamp = Some("yesterday".into());
     assert!(client.capture(bad_time).is_err());
     let mut no_name = event(3);
     no_name.event.clear();

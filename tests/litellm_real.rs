@@ -281,6 +281,8 @@ fn anthropic_cache_split() -> Value {
         "$ai_input_tokens": 23427, "$ai_output_tokens": 400,
         "$ai_cache_read_input_tokens": 18000, "$ai_cache_creation_input_tokens": 5424,
         "$ai_cache_creation_5m_input_tokens": 1424, "$ai_cache_creation_1h_input_tokens": 4000,
+        // LiteLLM zero-fills Anthropic's reasoning: carried, so reported.
+        "$ai_reasoning_tokens": 0,
         "$ai_cache_reporting_exclusive": false,
     })
 }
@@ -435,11 +437,14 @@ fn real_litellm_generic_logger_through_serve_to_capture() {
             "{trace}"
         );
     }
-    // Anthropic without cache fields: LiteLLM zero-fills them; not reported.
+    // Anthropic without cache fields: LiteLLM zero-fills them, which reads as
+    // the misses the real API reports on every response (0 read, 0 write).
     assert_tokens(
         "e2e-3-anthropic_plain",
         event("e2e-3-anthropic_plain"),
         json!({"$ai_input_tokens": 50, "$ai_output_tokens": 25,
+               "$ai_cache_read_input_tokens": 0, "$ai_cache_creation_input_tokens": 0,
+               "$ai_reasoning_tokens": 0,
                "$ai_cache_reporting_exclusive": false}),
     );
     // Failures: no usage at all, not zeros.

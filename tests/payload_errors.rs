@@ -41,8 +41,15 @@ fn not_an_object() {
 
 #[test]
 fn missing_required_field_is_named() {
-    let (field, _) = field_error(json!({"model": "gpt-4o"}));
-    assert_eq!(field, "startTime");
+    let (field, _) = field_error(json!({"startTime": 1750000000.0}));
+    assert_eq!(field, "model");
+}
+
+#[test]
+fn a_payload_without_start_time_is_still_a_call() {
+    let p = Payload::from_value(&json!({"model": "gpt-4o", "endTime": 1750000001.0})).unwrap();
+    assert_eq!(p.start_time, None);
+    assert!(p.end_time.is_some());
 }
 
 #[test]
@@ -82,10 +89,29 @@ fn negative_fractional_and_absurd_token_counts() {
 }
 
 #[test]
-fn negative_cost_is_rejected() {
+fn a_bad_cost_drops_the_cost_never_the_call() {
+    for bad in [
+        json!(-0.01),
+        json!("NaN"),
+        json!("-inf"),
+        json!({"usd": 1}),
+        json!(true),
+    ] {
+        let mut v = base();
+        v["response_cost"] = bad.clone();
+        v["cost_breakdown"] = json!({"input_cost": bad, "output_cost": 0.5});
+        let p = Payload::from_value(&v).unwrap_or_else(|e| panic!("{bad}: {e}"));
+        assert_eq!(p.response_cost, None, "{bad}");
+        let breakdown = p.cost_breakdown.unwrap();
+        assert_eq!(breakdown.input_cost, None, "{bad}");
+        assert_eq!(breakdown.output_cost.map(|a| a.0), Some(0.5));
+    }
     let mut v = base();
-    v["response_cost"] = json!(-0.01);
-    assert_eq!(field_error(v).0, "response_cost");
+    v["response_cost"] = json!("0.25");
+    assert_eq!(
+        Payload::from_value(&v).unwrap().response_cost.map(|a| a.0),
+        Some(0.25)
+    );
 }
 
 #[test]

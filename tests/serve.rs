@@ -438,10 +438,14 @@ async fn metrics_count_tokens_per_provider_and_model_from_normalized_usage() {
     ] {
         assert!(metrics.contains(&line), "missing `{line}` in\n{metrics}");
     }
+    let haiku = r#"{provider="anthropic",model="claude-haiku-4-5-20251001"}"#;
     assert!(
-        !metrics
-            .contains(r#"llmtap_cache_read_tokens_total{provider="anthropic",model="claude-haiku"#),
-        "not reported, not counted"
+        metrics.contains(&format!("llmtap_cache_read_tokens_total{haiku} 0")),
+        "a reported 0 (a miss) is counted as 0\n{metrics}"
+    );
+    assert!(
+        !metrics.contains(&format!("llmtap_cache_write_tokens_total{o3}")),
+        "not reported, not counted\n{metrics}"
     );
     let cost_line = metrics
         .lines()

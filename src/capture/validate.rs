@@ -16,7 +16,9 @@ pub(crate) fn validate(event: &Event) -> Result<(), &'static str> {
     if event.distinct_id.trim().is_empty() {
         return Err("empty distinct_id");
     }
-    if DateTime::parse_from_rfc3339(&event.timestamp).is_err() {
+    // No timestamp is fine: PostHog then uses the time it received the event.
+    let bad_time = |ts: &str| DateTime::parse_from_rfc3339(ts).is_err();
+    if event.timestamp.as_deref().is_some_and(bad_time) {
         return Err("timestamp is not RFC 3339");
     }
     Ok(())
@@ -45,6 +47,13 @@ mod tests {
     }
 
     #[test]
+    fn an_event_without_a_timestamp_is_valid() {
+        let mut e = event();
+        e.timestamp = None;
+        assert_eq!(validate(&e), Ok(()));
+    }
+
+    #[test]
     fn refuses_what_the_server_would_400() {
         let mut e = event();
         e.event = " ".into();
@@ -54,7 +63,7 @@ mod tests {
         assert_eq!(validate(&e), Err("empty distinct_id"));
         for ts in ["", "yesterday", "2026-11-23", "2026-13-01T00:00:00Z"] {
             let mut e = event();
-            e.timestamp = ts.into();
+            e.timestamp = Some(ts.into());
             assert_eq!(validate(&e), Err("timestamp is not RFC 3339"), "{ts:?}");
         }
     }

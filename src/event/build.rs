@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{content, identity, props, Content, Event, EventError, EventOptions};
+use super::identity::DistinctId;
+use super::{billing, content, identity, props, redact, Content, Event, EventError, EventOptions};
 use crate::headers::HeaderProperties;
 use crate::payload::{CallKind, Payload};
-use crate::usage::{normalize, Usage};
+use crate::usage::{self, normalize, Usage};
 
 /// Builds the event for one payload.
 ///
@@ -68,35 +69,45 @@ pub fn build_event_with_usage(
         set(props::SESSION_ID, session.into());
     }
     if let Some(base) = identity::non_empty(&payload.api_base) {
-        set(props::BASE_URL, base.into());
+        set(props::BASE_URL, redact::base_url(base).into());
     }
     let stream = payload.is_stream();
     set(props::STREAM, stream.into());
     if let Some(params) = payload.model_parameters.as_ref().filter(|v| has_content(v)) {
         set(props::MODEL_PARAMETERS, params.clone());
     }
-    if let Some(end) = payload.end_time {
+    if let (Some(start), Some(end)) = (payload.start_time, payload.end_time) {
         set(
             props::LATENCY,
-            non_negative(end.seconds_since(payload.start_time)).into(),
+            non_negative(end.seconds_since(start)).into(),
         );
     }
-    if let (true, Some(first)) = (stream, payload.completion_start_time) {
+    if let (true, Some(start), Some(first)) =
+        (stream, payload.start_time, payload.completion_start_time)
+    {
         set(
             props::TIME_TO_FIRST_TOKEN,
-            non_negative(first.seconds_since(payload.start_time)).into(),
+            non_negative(first.seconds_since(start)).into(),
         );
     }
 
-    set_usage(&mut set, usage, kind);
+    for (name, value) in billing::token_properties(usage, &payload.model) {
+        set(name, value);
+    }
+    if let Some(tier) = usage::service_tier(payload) {
+        set(props::SERVICE_TIER, tier.into());
+    }
+    if let Some(reason) = payload.finish_reason.as_deref() {
+        set(props::STOP_REASON, reason.into());
+    }
     set_cost(&mut set, payload);
     set_outcome(&mut set, payload);
 
-    let distinct_id = match identity::end_user(payload) {
-        Some(user) => user.to_owned(),
-        None => {
+    let distinct_id = match identity::distinct_id(payload, &uuid) {
+        DistinctId::Person(user) => user,
+        DistinctId::Anonymous(id) => {
             set(props::PROCESS_PERSON_PROFILE, false.into());
-            trace_id
+            id
         }
     };
     if !options.groups.is_empty() {
@@ -119,40 +130,17 @@ pub fn build_event_with_usage(
         distinct_id,
         properties: p,
         content: Content::default(),
-        timestamp: payload.start_time.to_rfc3339(),
+        // Without a time PostHog stamps the event when it receives it.
+        timestamp: payload
+            .start_time
+            .or(payload.end_time)
+            .map(|t| t.to_rfc3339()),
         uuid,
     };
     if !options.privacy_mode {
         add_content(&mut event, payload, kind, options)?;
     }
     Ok(event)
-}
-
-fn set_usage(set: &mut impl FnMut(&str, Value), usage: &Usage, kind: CallKind) {
-    if let Some(input) = usage.input {
-        set(props::INPUT_TOKENS, input.into());
-        // llmtap's input always includes the cache; say so, or PostHog treats
-        // Anthropic input as exclusive and bills the cached tokens twice.
-        set(props::CACHE_REPORTING_EXCLUSIVE, false.into());
-    }
-    if kind == CallKind::Generation {
-        if let Some(output) = usage.output {
-            set(props::OUTPUT_TOKENS, output.into());
-        }
-        if let Some(r) = usage.reasoning {
-            set(props::REASONING_TOKENS, r.into());
-        }
-    }
-    if let Some(r) = usage.cache_read {
-        set(props::CACHE_READ_INPUT_TOKENS, r.into());
-    }
-    if let Some(w) = usage.cache_write {
-        set(props::CACHE_CREATION_INPUT_TOKENS, w.into());
-    }
-    if let (Some(m5), Some(h1)) = (usage.cache_write_5m, usage.cache_write_1h) {
-        set(props::CACHE_CREATION_5M_INPUT_TOKENS, m5.into());
-        set(props::CACHE_CREATION_1H_INPUT_TOKENS, h1.into());
-    }
 }
 
 /// LiteLLM writes 0.0 when it could not price a call, so 0 means unknown here.
@@ -192,11 +180,14 @@ fn set_outcome(set: &mut impl FnMut(&str, Value), payload: &Payload) {
         set(props::HTTP_STATUS, status.into());
     }
     let message = info
-        .and_then(|i| i.error_message.clone())
+        .and_then(|i| i.error_message.as_deref())
         .filter(|m| !m.is_empty())
-        .or_else(|| payload.error_str.clone())
-        .unwrap_or_else(|| "unknown error".to_owned());
-    set(props::ERROR, message.into());
+        .or(payload.error_str.as_deref())
+        .unwrap_or("unknown error");
+    set(
+        props::ERROR,
+        redact::urls_in_text(message).into_owned().into(),
+    );
 }
 
 /// Adds `$ai_input` / `$ai_output_choices`, shrinking them until the event fits.

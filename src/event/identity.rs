@@ -26,7 +26,11 @@ pub(crate) fn event_uuid(payload: &Payload, event: &str) -> Uuid {
         key.push_str(part);
         key.push('\u{1f}');
     }
-    key.push_str(&payload.start_time.as_micros().to_string());
+    // The start time tells apart calls that share ids (old payloads without a
+    // call id); a payload without one is still the same event every time.
+    if let Some(start) = payload.start_time {
+        key.push_str(&start.as_micros().to_string());
+    }
     Uuid::new_v5(&NAMESPACE, key.as_bytes())
 }
 
@@ -48,14 +52,35 @@ pub(crate) fn trace_id(payload: &Payload, headers: &HeaderProperties, uuid: &Uui
     }
 }
 
-/// The end user when known; otherwise `None` and the trace id stands in.
-pub(crate) fn end_user(payload: &Payload) -> Option<&str> {
-    non_empty(&payload.end_user).or_else(|| {
+/// Whose event this is: the end user when known.
+///
+/// Otherwise the payload's own ids stand in (`trace_id`, then
+/// `litellm_call_id`, then `id`, then the event uuid), and the caller marks
+/// the event `$process_person_profile: false`. Only the payload decides: no
+/// header, `requester_custom_headers` entry or `traceparent` may, or a caller
+/// could file its events under someone else.
+pub(crate) fn distinct_id(payload: &Payload, uuid: &Uuid) -> DistinctId {
+    let end_user = non_empty(&payload.end_user).or_else(|| {
         payload
             .metadata
             .as_ref()
             .and_then(|m| non_empty(&m.user_api_key_end_user_id))
-    })
+    });
+    if let Some(user) = end_user {
+        return DistinctId::Person(user.to_owned());
+    }
+    let id = non_empty(&payload.trace_id)
+        .or(non_empty(&payload.litellm_call_id))
+        .or(non_empty(&payload.id));
+    DistinctId::Anonymous(id.map_or_else(|| uuid.to_string(), str::to_owned))
+}
+
+/// A distinct id, and whether a person stands behind it.
+pub(crate) enum DistinctId {
+    /// The end user: PostHog keeps a person profile.
+    Person(String),
+    /// One of the payload's ids: no person to profile.
+    Anonymous(String),
 }
 
 pub(crate) fn non_empty(s: &Option<String>) -> Option<&str> {

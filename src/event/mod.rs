@@ -1,18 +1,23 @@
 //! PostHog events from payloads: `$ai_generation` and `$ai_embedding`.
 //!
 //! Property names live in [`props`]; this module decides which to emit. The
-//! rule that matters most: a cache or reasoning property is emitted only when
-//! the provider reported it, and `$ai_cache_reporting_exclusive: false` goes
-//! with every inclusive `$ai_input_tokens` so PostHog never bills cached
-//! tokens twice.
+//! rules that matter most: a token property is emitted exactly when the
+//! payload reports the count (a reported 0 included: a 0 cache read is a
+//! miss), and the PostHog projection of the usage (`billing.rs`) makes
+//! PostHog's ingestion bill every class once: `$ai_cache_reporting_exclusive:
+//! false` with every inclusive `$ai_input_tokens`, and output without the
+//! reasoning for the Gemini models PostHog adds it back to.
 
+mod billing;
 mod build;
 mod content;
 mod identity;
 mod model;
 mod options;
 pub mod props;
+mod redact;
 
+pub use billing::adds_reasoning_to_output;
 pub use build::{build_event, build_event_with_usage};
 pub use model::{Content, Event, EventError};
 pub use options::EventOptions;

@@ -23,8 +23,9 @@ pub struct Event {
     pub properties: Map<String, Value>,
     /// `$ai_input` and `$ai_output_choices`, kept as raw JSON.
     pub content: Content,
-    /// When the call started, RFC 3339.
-    pub timestamp: String,
+    /// When the call started (else ended), RFC 3339; `None` lets PostHog use
+    /// the time it received the event.
+    pub timestamp: Option<String>,
     /// Deterministic per payload, so retries and replays deduplicate.
     pub uuid: Uuid,
 }
@@ -79,7 +80,10 @@ impl Serialize for Event {
         st.serialize_field("event", &self.event)?;
         st.serialize_field("distinct_id", &self.distinct_id)?;
         st.serialize_field("properties", &PropertiesWithContent(self))?;
-        st.serialize_field("timestamp", &self.timestamp)?;
+        match &self.timestamp {
+            Some(ts) => st.serialize_field("timestamp", ts)?,
+            None => st.skip_field("timestamp")?,
+        }
         st.serialize_field("uuid", &self.uuid)?;
         st.end()
     }
@@ -117,7 +121,8 @@ impl<'de> Deserialize<'de> for Event {
             event: String,
             distinct_id: String,
             properties: Map<String, Value>,
-            timestamp: String,
+            #[serde(default)]
+            timestamp: Option<String>,
             uuid: Uuid,
         }
         let mut w = Wire::deserialize(d)?;
@@ -268,7 +273,7 @@ impl Measure {
         ENVELOPE
             + self.string(&e.event)
             + self.string(&e.distinct_id)
-            + self.string(&e.timestamp)
+            + e.timestamp.as_deref().map_or(0, |t| self.string(t))
             + self.map(&e.properties)
             + e.content
                 .iter()

@@ -31,6 +31,27 @@ pub const CACHE_CREATION_1H_INPUT_TOKENS: &str = "$ai_cache_creation_1h_input_to
 pub const CACHE_REPORTING_EXCLUSIVE: &str = "$ai_cache_reporting_exclusive";
 #[doc = "`$ai_reasoning_tokens`"]
 pub const REASONING_TOKENS: &str = "$ai_reasoning_tokens";
+#[doc = "`$ai_audio_input_tokens`"]
+pub const AUDIO_INPUT_TOKENS: &str = "$ai_audio_input_tokens";
+#[doc = "`$ai_image_input_tokens`"]
+pub const IMAGE_INPUT_TOKENS: &str = "$ai_image_input_tokens";
+#[doc = "`$ai_audio_output_tokens`"]
+pub const AUDIO_OUTPUT_TOKENS: &str = "$ai_audio_output_tokens";
+#[doc = "`$ai_image_output_tokens`"]
+pub const IMAGE_OUTPUT_TOKENS: &str = "$ai_image_output_tokens";
+/// Never emitted: PostHog derives the text pools itself, and an explicit
+/// value would replace that derivation. Protected so no header sets it.
+#[doc = "`$ai_text_input_tokens`"]
+pub const TEXT_INPUT_TOKENS: &str = "$ai_text_input_tokens";
+/// Never emitted, like [`TEXT_INPUT_TOKENS`].
+#[doc = "`$ai_text_output_tokens`"]
+pub const TEXT_OUTPUT_TOKENS: &str = "$ai_text_output_tokens";
+#[doc = "`$ai_web_search_count`"]
+pub const WEB_SEARCH_COUNT: &str = "$ai_web_search_count";
+#[doc = "`$ai_service_tier`"]
+pub const SERVICE_TIER: &str = "$ai_service_tier";
+#[doc = "`$ai_stop_reason`"]
+pub const STOP_REASON: &str = "$ai_stop_reason";
 #[doc = "`$ai_latency`"]
 pub const LATENCY: &str = "$ai_latency";
 #[doc = "`$ai_time_to_first_token`"]
@@ -71,11 +92,18 @@ pub const GROUPS: &str = "$groups";
 pub const LIB: &str = "$lib";
 #[doc = "`$lib_version`"]
 pub const LIB_VERSION: &str = "$lib_version";
+#[doc = "`$set`"]
+pub const SET: &str = "$set";
+#[doc = "`$set_once`"]
+pub const SET_ONCE: &str = "$set_once";
+#[doc = "`$ip`"]
+pub const IP: &str = "$ip";
 /// Prefix of feature-flag properties set through `x-posthog-flag-*` headers.
 pub const FEATURE_PREFIX: &str = "$feature/";
 
 /// What header-passed properties may not override unless configured otherwise:
-/// the accounting (so a client cannot spoof its own bill) and the event's identity.
+/// the accounting (so a client cannot spoof its own bill), the event's identity
+/// and where PostHog files it (person, groups, library, model and outcome).
 pub const PROTECTED_BY_DEFAULT: &[&str] = &[
     INPUT_TOKENS,
     OUTPUT_TOKENS,
@@ -85,11 +113,29 @@ pub const PROTECTED_BY_DEFAULT: &[&str] = &[
     CACHE_CREATION_1H_INPUT_TOKENS,
     CACHE_REPORTING_EXCLUSIVE,
     REASONING_TOKENS,
+    AUDIO_INPUT_TOKENS,
+    IMAGE_INPUT_TOKENS,
+    AUDIO_OUTPUT_TOKENS,
+    IMAGE_OUTPUT_TOKENS,
+    TEXT_INPUT_TOKENS,
+    TEXT_OUTPUT_TOKENS,
+    WEB_SEARCH_COUNT,
+    SERVICE_TIER,
     TOTAL_COST_USD,
     COST_PASSTHROUGH,
     INPUT_COST_USD,
     OUTPUT_COST_USD,
     PROCESS_PERSON_PROFILE,
+    LIB,
+    LIB_VERSION,
+    GROUPS,
+    SET,
+    SET_ONCE,
+    IP,
+    MODEL,
+    PROVIDER,
+    IS_ERROR,
+    HTTP_STATUS,
     "distinct_id",
     "uuid",
     "event",

@@ -22,7 +22,7 @@ use serde_json::Value;
 pub use batch::{split_body, BodyEntry, BodyError, EntryLocation};
 pub use error::PayloadError;
 pub use number::{Amount, Flag, Timestamp, TokenCount};
-pub use usage_object::{CacheWriteSplit, InputDetails, OutputDetails, RawUsage};
+pub use usage_object::{CacheWriteSplit, InputDetails, OutputDetails, RawUsage, ServerToolUse};
 
 /// One LLM call as LiteLLM logged it.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,9 +66,10 @@ pub struct Payload {
     /// See [`Payload::prompt_tokens`].
     #[serde(default)]
     pub total_tokens: Option<TokenCount>,
-    /// When the call started.
-    #[serde(rename = "startTime")]
-    pub start_time: Timestamp,
+    /// When the call started; absent in some hand-built payloads, which still
+    /// become events (timed from `endTime`, else by PostHog on receipt).
+    #[serde(rename = "startTime", default)]
+    pub start_time: Option<Timestamp>,
     /// When the call ended.
     #[serde(rename = "endTime", default)]
     pub end_time: Option<Timestamp>,
@@ -78,8 +79,9 @@ pub struct Payload {
     /// `true` when streamed; `null` rather than `false` otherwise.
     #[serde(default)]
     pub stream: Option<Flag>,
-    /// USD computed by LiteLLM; 0.0 when it could not price the call.
-    #[serde(default)]
+    /// USD computed by LiteLLM; 0.0 when it could not price the call. A
+    /// negative, `NaN` or mistyped cost is dropped (the call still counts).
+    #[serde(default, deserialize_with = "number::amount_or_none")]
     pub response_cost: Option<Amount>,
     /// LiteLLM's split of `response_cost` (newer versions).
     #[serde(default)]
@@ -112,6 +114,25 @@ pub struct Payload {
     /// What the model answered, in `$ai_output_choices` shape, taken from `response`.
     #[serde(skip)]
     pub output_choices: Option<Box<RawValue>>,
+    /// Why the model stopped: the first choice's `finish_reason` as LiteLLM
+    /// maps it (`stop`, `length`, `tool_calls`, `content_filter`, …).
+    #[serde(skip)]
+    pub finish_reason: Option<String>,
+    /// The tier that served the call, from `response.service_tier`.
+    #[serde(skip)]
+    pub response_service_tier: Option<String>,
+    /// Set when the object is a callback `kwargs` dump around the real SLP
+    /// (which also has a `model`, so it would parse as one).
+    #[serde(
+        default,
+        rename = "standard_logging_object",
+        deserialize_with = "present"
+    )]
+    wraps_payload: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// The parts of `metadata` llmtap reads.
@@ -150,10 +171,13 @@ where
 #[non_exhaustive]
 pub struct CostBreakdown {
     /// All input, cache reads and writes included.
+    #[serde(deserialize_with = "number::amount_or_none")]
     pub input_cost: Option<Amount>,
     /// All output, reasoning included.
+    #[serde(deserialize_with = "number::amount_or_none")]
     pub output_cost: Option<Amount>,
     /// Equal to `response_cost`.
+    #[serde(deserialize_with = "number::amount_or_none")]
     pub total_cost: Option<Amount>,
 }
 
@@ -195,8 +219,8 @@ impl Payload {
         };
         // The fast path: no path bookkeeping unless something is wrong.
         match serde_json::from_str::<Payload>(text) {
-            Ok(p) => p.finish(),
-            Err(_) => match serde_json::from_slice::<Kwargs>(bytes) {
+            Ok(p) if !p.wraps_payload => p.finish(),
+            _ => match serde_json::from_slice::<Kwargs>(bytes) {
                 Ok(k) => Self::from_slice(k.standard_logging_object.get().as_bytes()).map_err(
                     |e| match e {
                         PayloadError::Field { field, message } => PayloadError::Field {
@@ -232,12 +256,39 @@ impl Payload {
 
     /// Reads what `response` holds for usage and output, once.
     fn finish(mut self) -> Result<Payload, PayloadError> {
+        if !self.has_slp_fields() {
+            return Err(PayloadError::Field {
+                field: "startTime".into(),
+                message: "missing, as is every other field of a standard logging payload \
+                          (endTime, call_type, status, custom_llm_provider, metadata, …): \
+                          a provider response rather than an SLP?"
+                    .into(),
+            });
+        }
         if let Some(response) = &self.response {
             let parts = response::read(response)?;
             self.response_usage = parts.usage;
             self.output_choices = parts.output_choices;
+            self.finish_reason = parts.finish_reason;
+            self.response_service_tier = parts.service_tier;
         }
         Ok(self)
+    }
+
+    /// A provider response has a `model` too; an SLP also carries one of the
+    /// fields only LiteLLM's logging adds (any one will do: none is required).
+    fn has_slp_fields(&self) -> bool {
+        self.start_time.is_some()
+            || self.end_time.is_some()
+            || self.completion_start_time.is_some()
+            || self.call_type.is_some()
+            || self.status.is_some()
+            || self.custom_llm_provider.is_some()
+            || self.litellm_call_id.is_some()
+            || self.metadata.is_some()
+            || self.messages.is_some()
+            || self.response.is_some()
+            || self.response_cost.is_some()
     }
 
     /// True for failed calls; old payloads without `status` count as failed when they carry an error.

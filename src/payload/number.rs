@@ -120,6 +120,36 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+impl Amount {
+    /// An amount from any JSON value: `None` unless it is a finite, non-negative
+    /// number (or a string holding one).
+    fn from_value(v: &serde_json::Value) -> Option<Amount> {
+        let n = match v {
+            serde_json::Value::Number(n) => n.as_f64()?,
+            serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+            _ => return None,
+        };
+        (n.is_finite() && n >= 0.0).then_some(Amount(n))
+    }
+}
+
+/// For amounts that are informational (LiteLLM's costs): a negative, `NaN`
+/// or mistyped value is dropped rather than failing the whole payload, since
+/// the call happened whatever its price.
+pub(crate) fn amount_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(Amount::from_value(&v))
+}
+
+/// For labels some versions fill with other types: anything but a non-empty
+/// string is absent.
+pub(crate) fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(Some(s)),
+        _ => Ok(None),
+    }
+}
+
 /// A boolean that LiteLLM may also write as `"true"`/`"false"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flag(pub bool);

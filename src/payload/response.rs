@@ -23,6 +23,8 @@ struct ResponseView<'a> {
     content: Option<&'a RawValue>,
     #[serde(default)]
     usage: Option<RawUsage>,
+    #[serde(default, deserialize_with = "super::number::string_or_none")]
+    service_tier: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +33,8 @@ struct ChoiceView<'a> {
     message: Option<&'a RawValue>,
     #[serde(default, borrow)]
     text: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "super::number::string_or_none")]
+    finish_reason: Option<String>,
 }
 
 /// What a response contributes to the payload.
@@ -38,6 +42,8 @@ struct ChoiceView<'a> {
 pub(crate) struct ResponseParts {
     pub usage: Option<RawUsage>,
     pub output_choices: Option<Box<RawValue>>,
+    pub finish_reason: Option<String>,
+    pub service_tier: Option<String>,
 }
 
 /// Reads `response` (any JSON); a response that is not an object has neither part.
@@ -46,14 +52,21 @@ pub(crate) fn read(response: &RawValue) -> Result<ResponseParts, PayloadError> {
     if !json.starts_with('{') {
         return Ok(ResponseParts::default());
     }
-    let view: ResponseView = match serde_json::from_str(json) {
+    let mut view: ResponseView = match serde_json::from_str(json) {
         Ok(v) => v,
         Err(_) => return Err(explain(json)),
     };
     let output_choices = output_choices(&view);
+    let finish_reason = view
+        .choices
+        .as_mut()
+        .and_then(|c| c.first_mut())
+        .and_then(|c| c.finish_reason.take());
     Ok(ResponseParts {
         usage: view.usage,
         output_choices,
+        finish_reason,
+        service_tier: view.service_tier,
     })
 }
 

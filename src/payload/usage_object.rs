@@ -27,6 +27,14 @@ pub struct RawUsage {
     pub(crate) cache_read_input_tokens: Option<TokenCount>,
     pub(crate) cache_creation_input_tokens: Option<TokenCount>,
     pub(crate) cache_creation: Option<CacheWriteSplit>,
+    /// Server-side tools (web search) the provider ran and bills per request.
+    pub(crate) server_tool_use: Option<ServerToolUse>,
+    /// Raw Anthropic usage per sampling iteration (context compaction): the
+    /// top-level counts may cover only the last iteration.
+    pub(crate) iterations: Option<Vec<RawUsage>>,
+    /// The tier that served the call (`standard`, `priority`, `flex`, …).
+    #[serde(deserialize_with = "super::number::string_or_none")]
+    pub(crate) service_tier: Option<String>,
 
     // OpenAI Responses API (`input_tokens` / `output_tokens` above).
     pub(crate) input_tokens_details: Option<InputDetails>,
@@ -76,6 +84,9 @@ pub struct InputDetails {
     pub(crate) cache_creation_tokens: Option<TokenCount>,
     pub(crate) cache_write_tokens: Option<TokenCount>,
     pub(crate) text_tokens: Option<TokenCount>,
+    pub(crate) audio_tokens: Option<TokenCount>,
+    pub(crate) image_tokens: Option<TokenCount>,
+    pub(crate) web_search_requests: Option<TokenCount>,
     pub(crate) cache_creation_token_details: Option<CacheWriteSplit>,
 }
 
@@ -84,6 +95,17 @@ pub struct InputDetails {
 #[serde(default)]
 pub struct OutputDetails {
     pub(crate) reasoning_tokens: Option<TokenCount>,
+    /// Raw Anthropic's name for reasoning, inside `output_tokens`.
+    pub(crate) thinking_tokens: Option<TokenCount>,
+    pub(crate) audio_tokens: Option<TokenCount>,
+    pub(crate) image_tokens: Option<TokenCount>,
+}
+
+/// Anthropic's `server_tool_use`, which LiteLLM copies into its `Usage`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ServerToolUse {
+    pub(crate) web_search_requests: Option<TokenCount>,
 }
 
 /// Anthropic's split of cache writes by time-to-live.

@@ -9,8 +9,9 @@ pub enum Family {
     /// OpenRouter, vLLM, …): input includes cache; absent stays absent.
     OpenAiCompatible,
     /// Anthropic models, direct or on Vertex/Azure, and Bedrock: the raw input
-    /// count excludes cache, and LiteLLM zero-fills every cache and reasoning
-    /// field the provider did not send.
+    /// count excludes cache. (LiteLLM also zero-fills every cache and
+    /// reasoning field the provider did not send; such a 0 is emitted as 0,
+    /// since the real API reports both cache counts on every response.)
     AnthropicLike,
     /// Gemini and Vertex Gemini: input includes cache, thoughts are outside
     /// the raw candidate count.
@@ -32,11 +33,6 @@ impl Family {
             "gemini" | "vertex_ai" | "vertex_ai_beta" | "google_ai_studio" => Family::Gemini,
             _ => Family::OpenAiCompatible,
         }
-    }
-
-    /// Whether LiteLLM writes 0 into cache and reasoning fields the provider never sent.
-    pub(crate) fn zero_fills(self) -> bool {
-        self == Family::AnthropicLike
     }
 
     /// Whether the provider's own input count leaves cached tokens out.

@@ -4,8 +4,9 @@
 //! each cache field is called, and on where reasoning lives; LiteLLM adds
 //! version drift and zero-fills on top. [`normalize`] reads every alias,
 //! checks the numbers against each other, and returns a [`Usage`] whose every
-//! field is `None` when the provider did not report it and `Some(0)` only when
-//! it reported zero.
+//! field is `None` when no source in the payload carries it and `Some(0)` when
+//! one carries a zero: a reported `0` cache read is a miss, the number cache
+//! analytics need most, never "unreported".
 
 mod family;
 mod normalize;
@@ -14,7 +15,7 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign};
 
 pub use family::Family;
-pub use normalize::{normalize, UsageContext};
+pub use normalize::{normalize, service_tier, UsageContext};
 
 /// Normalized token usage of one call (or a sum of calls).
 ///
@@ -37,6 +38,16 @@ pub struct Usage {
     pub cache_write_1h: Option<u64>,
     /// Reasoning ("thinking") tokens, a part of `output`.
     pub reasoning: Option<u64>,
+    /// Audio tokens, a part of `input` (OpenAI audio models, Gemini).
+    pub audio_input: Option<u64>,
+    /// Image tokens, a part of `input`.
+    pub image_input: Option<u64>,
+    /// Audio tokens, a part of `output`.
+    pub audio_output: Option<u64>,
+    /// Image tokens, a part of `output` (image generation).
+    pub image_output: Option<u64>,
+    /// Server-side web searches the provider ran and bills per request (not tokens).
+    pub web_search_requests: Option<u64>,
 }
 
 impl Usage {
@@ -54,16 +65,54 @@ impl Usage {
         *self == Usage::default()
     }
 
+    /// True when no count is above zero: what failures and streams without a
+    /// usage chunk carry, which is no report at all.
+    pub fn is_all_zero(&self) -> bool {
+        self.counts().iter().all(|c| c.unwrap_or(0) == 0)
+    }
+
     /// Field by field, keeps what `self` reported and takes the rest from `fallback`.
     pub fn or(self, fallback: Usage) -> Usage {
+        self.zip_with(fallback, Option::or)
+    }
+
+    /// Every count, in declaration order.
+    fn counts(&self) -> [Option<u64>; 12] {
+        [
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write,
+            self.cache_write_5m,
+            self.cache_write_1h,
+            self.reasoning,
+            self.audio_input,
+            self.image_input,
+            self.audio_output,
+            self.image_output,
+            self.web_search_requests,
+        ]
+    }
+
+    /// Combines two usages field by field; the one place that lists the fields
+    /// for `or` and `+`, so a new token class cannot be forgotten in either.
+    fn zip_with(self, other: Usage, f: impl Fn(Option<u64>, Option<u64>) -> Option<u64>) -> Usage {
+        let (a, b) = (self.counts(), other.counts());
+        let [input, output, cache_read, cache_write, cache_write_5m, cache_write_1h, reasoning, audio_input, image_input, audio_output, image_output, web_search_requests] =
+            std::array::from_fn(|i| f(a[i], b[i]));
         Usage {
-            input: self.input.or(fallback.input),
-            output: self.output.or(fallback.output),
-            cache_read: self.cache_read.or(fallback.cache_read),
-            cache_write: self.cache_write.or(fallback.cache_write),
-            cache_write_5m: self.cache_write_5m.or(fallback.cache_write_5m),
-            cache_write_1h: self.cache_write_1h.or(fallback.cache_write_1h),
-            reasoning: self.reasoning.or(fallback.reasoning),
+            input,
+            output,
+            cache_read,
+            cache_write,
+            cache_write_5m,
+            cache_write_1h,
+            reasoning,
+            audio_input,
+            image_input,
+            audio_output,
+            image_output,
+            web_search_requests,
         }
     }
 
@@ -98,6 +147,31 @@ impl Usage {
         self.reasoning = Some(v);
         self
     }
+    /// See [`Usage::with_input`].
+    pub fn with_audio_input(mut self, v: u64) -> Self {
+        self.audio_input = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_image_input(mut self, v: u64) -> Self {
+        self.image_input = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_audio_output(mut self, v: u64) -> Self {
+        self.audio_output = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_image_output(mut self, v: u64) -> Self {
+        self.image_output = Some(v);
+        self
+    }
+    /// See [`Usage::with_input`].
+    pub fn with_web_search_requests(mut self, v: u64) -> Self {
+        self.web_search_requests = Some(v);
+        self
+    }
 }
 
 /// `None + x = x`: a count one side did not report never erases the other's.
@@ -112,15 +186,7 @@ impl Add for Usage {
     type Output = Usage;
 
     fn add(self, rhs: Usage) -> Usage {
-        Usage {
-            input: add_opt(self.input, rhs.input),
-            output: add_opt(self.output, rhs.output),
-            cache_read: add_opt(self.cache_read, rhs.cache_read),
-            cache_write: add_opt(self.cache_write, rhs.cache_write),
-            cache_write_5m: add_opt(self.cache_write_5m, rhs.cache_write_5m),
-            cache_write_1h: add_opt(self.cache_write_1h, rhs.cache_write_1h),
-            reasoning: add_opt(self.reasoning, rhs.reasoning),
-        }
+        self.zip_with(rhs, add_opt)
     }
 }
 

@@ -6,12 +6,10 @@ use super::{Family, Usage};
 
 /// What the normalizer needs to know about a call besides its usage object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UsageContext {
     /// The provider family (see [`Family::of`]).
     pub family: Family,
-    /// Whether the call streamed; stream usage of OpenAI-compatible providers
-    /// can carry a fabricated `reasoning_tokens: 0`.
-    pub stream: bool,
 }
 
 /// Normalized usage of one payload.
@@ -19,7 +17,9 @@ pub struct UsageContext {
 /// Sources in order of trust, merged field by field so a count missing from
 /// one is taken from the next: `metadata.usage_object`, then `response.usage`
 /// (older LiteLLM kept Responses-API cache and reasoning counts only there),
-/// then the SLP's top-level `prompt_tokens`/`completion_tokens`.
+/// then the SLP's top-level `prompt_tokens`/`completion_tokens`. A source that
+/// carries only some counts (a cache read next to the top-level totals) adds
+/// exactly those; a count no source carries stays `None`.
 pub fn normalize(payload: &Payload) -> Usage {
     let ctx = UsageContext::of(payload);
     let top_level = RawUsage {
@@ -28,10 +28,29 @@ pub fn normalize(payload: &Payload) -> Usage {
         total_tokens: payload.total_tokens,
         ..RawUsage::default()
     };
-    let read = |raw: Option<&RawUsage>| raw.map(|r| ctx.read(r)).unwrap_or_default();
-    read(payload.usage_object())
-        .or(read(payload.response_usage.as_ref()))
-        .or(ctx.read(&top_level))
+    let merged = [
+        payload.usage_object(),
+        payload.response_usage.as_ref(),
+        Some(&top_level),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|raw| ctx.read_source(raw))
+    .fold(Usage::default(), Usage::or);
+    settle(merged)
+}
+
+/// The tier that served the call, when the payload says: the usage object
+/// (Anthropic's `service_tier`), then `response.usage`, then `response`
+/// (OpenAI's). The request's own `service_tier` parameter (`auto`) is not
+/// what served it and is not read.
+pub fn service_tier(payload: &Payload) -> Option<&str> {
+    fn of_usage(u: Option<&RawUsage>) -> Option<&str> {
+        u?.service_tier.as_deref()
+    }
+    of_usage(payload.usage_object())
+        .or(of_usage(payload.response_usage.as_ref()))
+        .or(payload.response_service_tier.as_deref())
 }
 
 /// How a usage object counts its input and output.
@@ -59,6 +78,11 @@ struct Counts {
     split: Option<(u64, u64)>,
     reasoning: Option<u64>,
     text: Option<u64>,
+    audio_input: Option<u64>,
+    image_input: Option<u64>,
+    audio_output: Option<u64>,
+    image_output: Option<u64>,
+    web_search_requests: Option<u64>,
     /// `prompt_tokens_details.cache_creation_tokens` present: absent in the
     /// LiteLLM versions (1.65–1.74) that left cache writes out of `prompt_tokens`.
     details_carry_write: bool,
@@ -69,42 +93,46 @@ impl UsageContext {
     pub fn of(payload: &Payload) -> Self {
         UsageContext {
             family: Family::of(payload.provider(), &payload.model),
-            stream: payload.is_stream(),
         }
     }
 
-    /// Normalizes one usage object.
+    /// Normalizes one usage object on its own.
     pub fn read(&self, raw: &RawUsage) -> Usage {
+        settle(self.read_source(raw))
+    }
+
+    /// One source's counts, to be merged with the others'. Every count the
+    /// object carries is a report, zero included: the real Anthropic API sends
+    /// both cache counts on every response, 0 on a miss.
+    fn read_source(&self, raw: &RawUsage) -> Usage {
         let c = Counts::from_raw(raw);
-        // LiteLLM writes 0 for every Anthropic-family field the provider did
-        // not send, so there a 0 is indistinguishable from "not reported".
-        let zero_filled = c.shape == Shape::LiteLlm && self.family.zero_fills();
-        let reported = |v: Option<u64>| v.filter(|&n| !(zero_filled && n == 0));
-
-        let input = c.input.map(|base| self.total_input(&c, base));
-        let output = c.output.map(|base| self.total_output(&c, base));
-        if input.unwrap_or(0) == 0 && output.unwrap_or(0) == 0 {
-            // Failures and streams without a usage chunk carry 0/0: no report.
-            return Usage::default();
-        }
-
         let mut usage = Usage {
-            input,
-            output,
-            cache_read: reported(c.read),
-            cache_write: reported(c.write),
-            reasoning: reported(c.reasoning),
+            input: c.input.map(|base| self.total_input(&c, base)),
+            output: c.output.map(|base| self.total_output(&c, base)),
+            cache_read: c.read,
+            cache_write: c.write,
+            reasoning: c.reasoning,
+            audio_input: c.audio_input,
+            image_input: c.image_input,
+            audio_output: c.audio_output,
+            image_output: c.image_output,
+            web_search_requests: c.web_search_requests,
             ..Usage::default()
         };
-        if self.stream && self.family == Family::OpenAiCompatible && usage.reasoning == Some(0) {
-            usage.reasoning = None;
+        // Totals of 0/0 with nothing above zero are a failure's or a
+        // usage-less stream's placeholder, not a report; the next source may
+        // have the real counts. An object without totals is a partial report
+        // and keeps its zeros.
+        if (c.input.is_some() || c.output.is_some()) && usage.is_all_zero() {
+            return Usage::default();
         }
         if let Some((five_min, one_hour)) = c.split {
-            let sum = five_min + one_hour;
+            let sum = five_min.saturating_add(one_hour);
             match usage.cache_write {
-                None if sum > 0 => usage.cache_write = Some(sum),
+                None => usage.cache_write = Some(sum),
                 Some(w) if w == sum => {}
-                _ => return usage,
+                // A split that does not add up to the write is not trusted.
+                Some(_) => return usage,
             }
             usage.cache_write_5m = Some(five_min);
             usage.cache_write_1h = Some(one_hour);
@@ -180,6 +208,31 @@ fn anthropic_prompt_tokens(c: &Counts, base: u64, r: u64, w: u64) -> u64 {
     reconcile(base, r, w)
 }
 
+/// The checks that hold across sources once they are merged.
+///
+/// Nothing above zero means nothing was reported (failures, streams without a
+/// usage chunk). Counts from different sources are checked against each
+/// other as one object's are: an input smaller than its cache cannot include
+/// it, and reasoning larger than the output was reported outside it.
+fn settle(mut u: Usage) -> Usage {
+    if u.is_all_zero() {
+        return Usage::default();
+    }
+    if let Some(input) = u.input {
+        u.input = Some(reconcile(
+            input,
+            u.cache_read.unwrap_or(0),
+            u.cache_write.unwrap_or(0),
+        ));
+    }
+    if let (Some(output), Some(reasoning)) = (u.output, u.reasoning) {
+        if reasoning > output {
+            u.output = Some(output.saturating_add(reasoning));
+        }
+    }
+    u
+}
+
 /// A count that claims to include the cache but is smaller than it cannot.
 fn reconcile(base: u64, r: u64, w: u64) -> u64 {
     if base >= r + w {
@@ -199,7 +252,7 @@ impl Counts {
         let cd = raw.completion_tokens_details.as_ref();
         let od = raw.output_tokens_details.as_ref();
 
-        let (shape, input, output, total) =
+        let (shape, mut input, mut output, total) =
             if raw.prompt_tokens.is_some() || raw.completion_tokens.is_some() {
                 let deepseek = n(raw.prompt_cache_hit_tokens)
                     .zip(n(raw.prompt_cache_miss_tokens))
@@ -236,7 +289,7 @@ impl Counts {
 
         // Aliases of one quantity are never added: LiteLLM mirrors the same
         // count under several names. The largest survives a zero-filled twin.
-        let read = max_of([
+        let mut read = max_of([
             pd.and_then(|d| d.cached_tokens),
             id.and_then(|d| d.cached_tokens),
             raw.cache_read_input_tokens,
@@ -246,7 +299,7 @@ impl Counts {
             raw.bedrock_cache_read_count,
             raw.gemini_cached,
         ]);
-        let write = max_of([
+        let mut write = max_of([
             pd.and_then(|d| d.cache_creation_tokens),
             pd.and_then(|d| d.cache_write_tokens),
             id.and_then(|d| d.cache_creation_tokens),
@@ -258,12 +311,37 @@ impl Counts {
         let reasoning = max_of([
             cd.and_then(|d| d.reasoning_tokens),
             od.and_then(|d| d.reasoning_tokens),
+            od.and_then(|d| d.thinking_tokens),
             raw.gemini_thoughts,
         ]);
-        let split = pd
+        let mut split = pd
             .and_then(|d| d.cache_creation_token_details.as_ref())
             .or(raw.cache_creation.as_ref())
             .and_then(split_of);
+
+        // Raw Anthropic usage with context compaction reports every sampling
+        // iteration; the top-level counts may cover only the last one, so a
+        // larger sum over the iterations wins.
+        let iterations = raw
+            .iterations
+            .as_deref()
+            .filter(|its| shape == Shape::InputOutput && !its.is_empty());
+        if let Some(its) = iterations {
+            input = input.max(sum_of(its, |u| u.input_tokens));
+            output = output.max(sum_of(its, |u| u.output_tokens));
+            read = read.max(sum_of(its, |u| u.cache_read_input_tokens));
+            write = write.max(sum_of(its, |u| u.cache_creation_input_tokens));
+            let split_sum = sum_of(its, |u| {
+                u.cache_creation.as_ref()?.ephemeral_5m_input_tokens
+            })
+            .zip(sum_of(its, |u| {
+                u.cache_creation.as_ref()?.ephemeral_1h_input_tokens
+            }));
+            let total_of = |s: Option<(u64, u64)>| s.map(|(a, b)| a.saturating_add(b));
+            if total_of(split_sum) > total_of(split) {
+                split = split_sum;
+            }
+        }
 
         Counts {
             shape,
@@ -275,6 +353,28 @@ impl Counts {
             split,
             reasoning,
             text: pd.and_then(|d| n(d.text_tokens)),
+            audio_input: max_of([
+                pd.and_then(|d| d.audio_tokens),
+                id.and_then(|d| d.audio_tokens),
+            ]),
+            image_input: max_of([
+                pd.and_then(|d| d.image_tokens),
+                id.and_then(|d| d.image_tokens),
+            ]),
+            audio_output: max_of([
+                cd.and_then(|d| d.audio_tokens),
+                od.and_then(|d| d.audio_tokens),
+            ]),
+            image_output: max_of([
+                cd.and_then(|d| d.image_tokens),
+                od.and_then(|d| d.image_tokens),
+            ]),
+            web_search_requests: max_of([
+                raw.server_tool_use
+                    .as_ref()
+                    .and_then(|s| s.web_search_requests),
+                pd.and_then(|d| d.web_search_requests),
+            ]),
             details_carry_write: pd.is_some_and(|d| d.cache_creation_tokens.is_some()),
         }
     }
@@ -285,6 +385,15 @@ fn split_of(s: &CacheWriteSplit) -> Option<(u64, u64)> {
         s.ephemeral_5m_input_tokens?.0,
         s.ephemeral_1h_input_tokens?.0,
     ))
+}
+
+/// The sum of one count over raw usage objects; `None` when none carries it.
+fn sum_of(items: &[RawUsage], count: impl Fn(&RawUsage) -> Option<TokenCount>) -> Option<u64> {
+    items
+        .iter()
+        .filter_map(count)
+        .map(|c| c.0)
+        .reduce(u64::saturating_add)
 }
 
 fn max_of<const N: usize>(values: [Option<TokenCount>; N]) -> Option<u64> {
