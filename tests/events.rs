@@ -299,3 +299,175 @@ fn capture_api_shape() {
     let back: Event = serde_json::from_value(v).unwrap();
     assert_eq!(back, e);
 }
+
+#[test]
+fn headers_set_the_trace_but_never_whose_event_it_is() {
+    let p = minimal(json!({"trace_id": "slp-trace", "metadata": {
+        "usage_object": {"prompt_tokens": 10, "completion_tokens": 2},
+        "requester_custom_headers": {"x-posthog-property-$ai_trace_id": "per-request",
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}));
+    let caller = HeaderProperties::from_pairs([("x-posthog-property-$ai_trace_id", "static")]);
+    let e = build_event(&p, &caller, &EventOptions::default()).unwrap();
+    assert_eq!(e.properties["$ai_trace_id"], "per-request");
+    assert_eq!(
+        e.distinct_id, "slp-trace",
+        "the payload decides the distinct id"
+    );
+    assert_eq!(e.properties["$process_person_profile"], false);
+
+    // Without an SLP trace id: the call id, then the response id.
+    let p = minimal(json!({}));
+    let e = build_event(&p, &caller, &EventOptions::default()).unwrap();
+    assert_eq!(e.distinct_id, "call-9");
+    let p = minimal(json!({"litellm_call_id": null}));
+    assert_eq!(event(&p).distinct_id, "chatcmpl-9");
+    // The proxy's end user wins over every id.
+    let p = minimal(json!({"metadata": {"user_api_key_end_user_id": "cust-7"}}));
+    assert_eq!(event(&p).distinct_id, "cust-7");
+}
+
+#[test]
+fn headers_may_not_refile_the_event() {
+    let caller = HeaderProperties::from_pairs([
+        ("x-posthog-property-$lib", "spoof"),
+        ("x-posthog-property-$set", "{}"),
+        ("x-posthog-property-$set_once", "{}"),
+        ("x-posthog-property-$ip", "1.2.3.4"),
+        ("x-posthog-property-$groups", "other"),
+        ("x-posthog-property-$process_person_profile", "true"),
+        ("x-posthog-property-$ai_model", "gpt-cheap"),
+        ("x-posthog-property-$ai_provider", "nobody"),
+        ("x-posthog-property-$ai_is_error", "true"),
+        ("x-posthog-property-$ai_http_status", "500"),
+        ("x-posthog-property-$ai_audio_input_tokens", "9"),
+        ("x-posthog-property-$ai_text_input_tokens", "9"),
+        ("x-posthog-property-$ai_web_search_count", "9"),
+        ("x-posthog-property-team", "kept"),
+    ]);
+    let opts = EventOptions::default().group("company", "acme");
+    let e = build_event(&minimal(json!({})), &caller, &opts).unwrap();
+    let p = &e.properties;
+    assert_eq!(p["$lib"], "llmtap");
+    assert_eq!(p["$ai_model"], "gpt-4o");
+    assert_eq!(p["$ai_provider"], "openai");
+    assert_eq!(p["$ai_http_status"], 200);
+    assert_eq!(p["$process_person_profile"], false);
+    assert_eq!(p["$groups"], json!({"company": "acme"}));
+    for absent in [
+        "$set",
+        "$set_once",
+        "$ip",
+        "$ai_is_error",
+        "$ai_audio_input_tokens",
+        "$ai_text_input_tokens",
+        "$ai_web_search_count",
+    ] {
+        assert!(!p.contains_key(absent), "{absent}");
+    }
+    assert_eq!(p["team"], "kept");
+}
+
+#[test]
+fn credentials_in_urls_never_reach_the_event() {
+    let p = minimal(json!({
+        "api_base": "https://user:hunter2@generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:generateContent?key=AIzaSECRET",
+        "status": "failure",
+        "error_str": "litellm.APIConnectionError: POST https://generativelanguage.googleapis.com/v1beta/models/x?key=AIzaSECRET failed",
+        "error_information": {"error_code": "500", "error_message": ""},
+    }));
+    let e = event(&p);
+    assert_eq!(
+        e.properties["$ai_base_url"],
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:generateContent"
+    );
+    let error = e.properties["$ai_error"].as_str().unwrap();
+    assert!(
+        error.contains("https://generativelanguage.googleapis.com/v1beta/models/x?"),
+        "{error}"
+    );
+    let json = serde_json::to_string(&e).unwrap();
+    assert!(
+        !json.contains("SECRET") && !json.contains("hunter2"),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_payload_without_start_time_is_an_event_with_a_stable_uuid() {
+    let mut v: Value =
+        serde_json::to_value(json!({"model": "gpt-4o", "custom_llm_provider": "openai",
+        "id": "chatcmpl-1", "endTime": 1750000002.5,
+        "metadata": {"usage_object": {"prompt_tokens": 10, "completion_tokens": 2}}}))
+        .unwrap();
+    let p = Payload::from_value(&v).unwrap();
+    let e = event(&p);
+    assert_eq!(e.timestamp.as_deref(), Some("2025-06-15T15:06:42.500000Z"));
+    assert!(!e.properties.contains_key("$ai_latency"));
+    assert_eq!(event(&Payload::from_value(&v).unwrap()).uuid, e.uuid);
+
+    v.as_object_mut().unwrap().remove("endTime");
+    let e = event(&Payload::from_value(&v).unwrap());
+    assert_eq!(e.timestamp, None, "PostHog stamps it on receipt");
+    let wire = serde_json::to_value(&e).unwrap();
+    assert!(wire.get("timestamp").is_none(), "{wire}");
+    assert_eq!(e.properties["$ai_input_tokens"], 10);
+}
+
+#[test]
+fn a_bad_cost_drops_the_cost_not_the_event() {
+    let e = event(&minimal(json!({"response_cost": -1.0,
+        "cost_breakdown": {"input_cost": "NaN", "output_cost": 0.2}})));
+    for key in [
+        "$ai_total_cost_usd",
+        "$ai_cost_passthrough",
+        "$ai_input_cost_usd",
+        "$ai_output_cost_usd",
+    ] {
+        assert!(!e.properties.contains_key(key), "{key}");
+    }
+    assert_eq!(e.properties["$ai_input_tokens"], 10);
+}
+
+#[test]
+fn gemini_thinking_is_sent_the_way_posthog_bills_it() {
+    // Normalized output 300 includes 250 thoughts; PostHog adds reasoning back
+    // for gemini-2.5 models, so the event says 50 (candidatesTokenCount).
+    let e = event(&fixture("gemini_cache_and_thoughts"));
+    assert_eq!(e.properties["$ai_output_tokens"], 50);
+    assert_eq!(e.properties["$ai_reasoning_tokens"], 250);
+    assert_eq!(
+        llmtap::normalize(&fixture("gemini_cache_and_thoughts")).output,
+        Some(300),
+        "the normalized usage stays inclusive"
+    );
+    // OpenAI reasoning is billed inside output: left as it is.
+    let e = event(&fixture("openai_cache_read_and_reasoning"));
+    assert_eq!(e.properties["$ai_output_tokens"], 900);
+}
+
+#[test]
+fn stop_reason_and_served_tier() {
+    let e = event(&fixture("openai_cache_read_and_reasoning"));
+    assert_eq!(e.properties["$ai_stop_reason"], "stop");
+    assert!(
+        !e.properties.contains_key("$ai_service_tier"),
+        "null: not served-tier data"
+    );
+    assert_eq!(e.properties["$ai_audio_input_tokens"], 0, "a reported 0");
+    let e = event(&fixture("responses_cache_reasoning"));
+    assert_eq!(e.properties["$ai_service_tier"], "default");
+    let e = event(&fixture("anthropic_cache_read_and_write_split"));
+    assert_eq!(e.properties["$ai_service_tier"], "standard");
+    let e = event(&minimal(json!({"response": {"choices": [
+        {"finish_reason": "tool_calls", "message": {"role": "assistant", "content": null}},
+        {"finish_reason": "stop", "message": {"role": "assistant", "content": "x"}}]},
+        "model_parameters": {"service_tier": "auto"}})));
+    assert_eq!(
+        e.properties["$ai_stop_reason"], "tool_calls",
+        "the first choice's"
+    );
+    assert!(
+        !e.properties.contains_key("$ai_service_tier"),
+        "the requested tier is not the served one"
+    );
+}

@@ -55,7 +55,7 @@ fn openai_explicit_zeros_stay_zero() {
 }
 
 #[test]
-fn openai_stream_reasoning_zero_is_fabricated() {
+fn stream_reasoning_zero_is_a_report() {
     let mut v = slp(
         "openai",
         "gpt-4o",
@@ -66,12 +66,8 @@ fn openai_stream_reasoning_zero_is_fabricated() {
     );
     v["stream"] = json!(true);
     let got = usage(v);
-    assert_eq!(got.reasoning, None);
-    assert_eq!(
-        got.cache_read,
-        Some(0),
-        "only the reasoning zero is suspect"
-    );
+    assert_eq!(got.reasoning, Some(0), "carried, so reported");
+    assert_eq!(got.cache_read, Some(0));
 }
 
 #[test]
@@ -154,9 +150,14 @@ fn anthropic_read_only() {
         "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 0,
         "completion_tokens_details": {"reasoning_tokens": 0}}),
     ));
+    // The write and reasoning zeros are carried, so reported: a write miss.
     assert_eq!(
         got,
-        u().with_input(1050).with_output(20).with_cache_read(1000)
+        u().with_input(1050)
+            .with_output(20)
+            .with_cache_read(1000)
+            .with_cache_write(0)
+            .with_reasoning(0)
     );
 }
 
@@ -172,7 +173,10 @@ fn anthropic_write_only() {
     ));
     assert_eq!(
         got,
-        u().with_input(2050).with_output(20).with_cache_write(2000)
+        u().with_input(2050)
+            .with_output(20)
+            .with_cache_write(2000)
+            .with_cache_read(0)
     );
 }
 
@@ -249,14 +253,225 @@ fn anthropic_split_that_does_not_add_up_is_dropped() {
 
 #[test]
 fn vertex_claude_is_anthropic_family() {
+    // The Anthropic drift check applies: the write outside prompt_tokens is added back.
     let got = usage(slp(
         "vertex_ai",
         "claude-sonnet-4@20250514",
         json!({
+        "prompt_tokens": 1050, "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 1000},
+        "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 2000}),
+    ));
+    assert_eq!(got.input, Some(3050));
+    // The same numbers from Gemini on Vertex are trusted as inclusive.
+    let gemini = usage(slp(
+        "vertex_ai",
+        "gemini-2.5-pro",
+        json!({
+        "prompt_tokens": 1050, "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 1000},
+        "cache_read_input_tokens": 1000}),
+    ));
+    assert_eq!(gemini.input, Some(1050));
+}
+
+#[test]
+fn anthropic_zero_cache_counts_are_misses_not_unreported() {
+    // The real Anthropic API: a cache-write call reports a 0 read, the hit
+    // after it a 0 write; both zeros are facts.
+    let write_call = usage(slp(
+        "anthropic",
+        "claude-sonnet-4-5",
+        json!({
+        "prompt_tokens": 5427, "completion_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_creation_tokens": 5424, "text_tokens": 3},
+        "cache_read_input_tokens": 0, "cache_creation_input_tokens": 5424}),
+    ));
+    assert_eq!(write_call.cache_read, Some(0));
+    let plain = usage(slp(
+        "bedrock",
+        "anthropic.claude-3-7-sonnet",
+        json!({
         "prompt_tokens": 50, "completion_tokens": 5,
         "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}),
     ));
-    assert_eq!(got, u().with_input(50).with_output(5));
+    assert_eq!(
+        plain,
+        u().with_input(50)
+            .with_output(5)
+            .with_cache_read(0)
+            .with_cache_write(0)
+    );
+}
+
+#[test]
+fn a_zero_zero_ttl_split_is_reported() {
+    let got = usage(slp(
+        "anthropic",
+        "claude-sonnet-4-5",
+        json!({
+        "input_tokens": 40, "output_tokens": 5,
+        "cache_read_input_tokens": 1000,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}}),
+    ));
+    assert_eq!(got.cache_write, Some(0));
+    assert_eq!((got.cache_write_5m, got.cache_write_1h), (Some(0), Some(0)));
+    assert_eq!(got.input, Some(1040));
+}
+
+#[test]
+fn a_partial_usage_object_adds_its_counts_to_the_top_level_ones() {
+    // Only cache counts in usage_object, totals at the SLP's top level.
+    let mut v = slp(
+        "anthropic",
+        "claude-sonnet-4-5",
+        json!({"cache_read_input_tokens": 800, "cache_creation_input_tokens": 0}),
+    );
+    v["prompt_tokens"] = json!(1000);
+    v["completion_tokens"] = json!(20);
+    assert_eq!(
+        usage(v),
+        u().with_input(1000)
+            .with_output(20)
+            .with_cache_read(800)
+            .with_cache_write(0)
+    );
+    // Only reasoning.
+    let mut v = slp(
+        "openai",
+        "o3",
+        json!({"completion_tokens_details": {"reasoning_tokens": 64}}),
+    );
+    v["prompt_tokens"] = json!(10);
+    v["completion_tokens"] = json!(100);
+    assert_eq!(
+        usage(v),
+        u().with_input(10).with_output(100).with_reasoning(64)
+    );
+    // A partial 0 is kept too: a miss next to the totals.
+    let mut v = slp(
+        "anthropic",
+        "claude-sonnet-4-5",
+        json!({"cache_read_input_tokens": 0}),
+    );
+    v["prompt_tokens"] = json!(10);
+    v["completion_tokens"] = json!(2);
+    assert_eq!(usage(v).cache_read, Some(0));
+}
+
+#[test]
+fn a_zero_filled_source_does_not_shadow_the_next_one() {
+    // usage_object of a usage-less stream (all zeros), real counts in response.usage.
+    let mut v = slp(
+        "openai",
+        "gpt-4o",
+        json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
+               "prompt_tokens_details": {"cached_tokens": 0}}),
+    );
+    v["response"] = json!({"usage": {"prompt_tokens": 30, "completion_tokens": 4,
+                         "prompt_tokens_details": {"cached_tokens": 16}}});
+    assert_eq!(
+        usage(v),
+        u().with_input(30).with_output(4).with_cache_read(16)
+    );
+}
+
+#[test]
+fn modality_token_classes_and_web_search() {
+    let got = usage(slp(
+        "openai",
+        "gpt-4o-audio-preview",
+        json!({
+        "prompt_tokens": 500, "completion_tokens": 120,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 300, "image_tokens": 0,
+                                  "text_tokens": 200, "web_search_requests": 2},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 100, "image_tokens": null}}),
+    ));
+    assert_eq!(got.audio_input, Some(300));
+    assert_eq!(got.image_input, Some(0), "a reported 0");
+    assert_eq!(got.audio_output, Some(100));
+    assert_eq!(got.image_output, None, "null is not a report");
+    assert_eq!(got.web_search_requests, Some(2));
+    assert_eq!(got.input, Some(500), "classes are parts of the totals");
+
+    let anthropic = usage(slp(
+        "anthropic",
+        "claude-sonnet-4-5",
+        json!({"prompt_tokens": 20, "completion_tokens": 5,
+               "server_tool_use": {"web_search_requests": 3}}),
+    ));
+    assert_eq!(anthropic.web_search_requests, Some(3));
+    assert_eq!(anthropic.audio_input, None);
+}
+
+#[test]
+fn openai_cache_writes_inside_the_input() {
+    // GPT-5.6 and later: writes reported inside the (inclusive) input. Built
+    // from the recorded OpenAI shape with a write added.
+    let chat = usage(slp(
+        "openai",
+        "gpt-5.6",
+        json!({
+        "prompt_tokens": 4000, "completion_tokens": 900, "total_tokens": 4900,
+        "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 1024, "cache_write_tokens": 2048},
+        "completion_tokens_details": {"reasoning_tokens": 640}}),
+    ));
+    assert_eq!(chat.input, Some(4000), "inclusive: not added again");
+    assert_eq!(chat.cache_write, Some(2048));
+    assert_eq!(chat.uncached_input(), Some(928));
+    let responses = usage(slp(
+        "openai",
+        "gpt-5.6",
+        json!({
+        "input_tokens": 2500, "output_tokens": 700,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 2048},
+        "output_tokens_details": {"reasoning_tokens": 512}}),
+    ));
+    assert_eq!(responses.input, Some(2500));
+    assert_eq!(responses.cache_write, Some(2048));
+    assert_eq!(responses.cache_read, Some(0));
+}
+
+#[test]
+fn raw_anthropic_thinking_tokens_are_reasoning_inside_output() {
+    let got = usage(slp(
+        "anthropic",
+        "claude-opus-4-5",
+        json!({"input_tokens": 10, "output_tokens": 400,
+               "output_tokens_details": {"thinking_tokens": 300}}),
+    ));
+    assert_eq!(got.output, Some(400));
+    assert_eq!(got.reasoning, Some(300));
+}
+
+#[test]
+fn raw_anthropic_iterations_are_summed() {
+    // Context compaction: a compaction iteration, then the message; the
+    // top-level counts are the last iteration's only.
+    let got = usage(slp(
+        "anthropic",
+        "claude-sonnet-4-5",
+        json!({
+        "input_tokens": 200, "output_tokens": 50,
+        "cache_read_input_tokens": 5000, "cache_creation_input_tokens": 100,
+        "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 0},
+        "iterations": [
+            {"type": "compaction", "input_tokens": 30000, "output_tokens": 2000,
+             "cache_read_input_tokens": 0, "cache_creation_input_tokens": 400,
+             "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 0}},
+            {"type": "message", "input_tokens": 200, "output_tokens": 50,
+             "cache_read_input_tokens": 5000, "cache_creation_input_tokens": 100,
+             "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 0}}
+        ]}),
+    ));
+    assert_eq!(got.cache_read, Some(5000));
+    assert_eq!(got.cache_write, Some(500));
+    assert_eq!(
+        (got.cache_write_5m, got.cache_write_1h),
+        (Some(500), Some(0))
+    );
+    assert_eq!(got.input, Some(30200 + 5000 + 500));
+    assert_eq!(got.output, Some(2050));
 }
 
 #[test]
