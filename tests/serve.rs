@@ -444,9 +444,19 @@ async fn metrics_count_tokens_per_provider_and_model_from_normalized_usage() {
         "a reported 0 (a miss) is counted as 0\n{metrics}"
     );
     assert!(
-        !metrics.contains(&format!("llmtap_cache_write_tokens_total{o3}")),
-        "not reported, not counted\n{metrics}"
+        metrics.contains(&format!("llmtap_audio_input_tokens_total{o3} 0")),
+        "{metrics}"
     );
+    for unreported in [
+        format!("llmtap_cache_write_tokens_total{o3}"),
+        format!("llmtap_image_input_tokens_total{sonnet}"),
+        format!("llmtap_web_search_requests_total{o3}"),
+    ] {
+        assert!(
+            !metrics.contains(&unreported),
+            "not reported, not counted: {unreported}\n{metrics}"
+        );
+    }
     let cost_line = metrics
         .lines()
         .find(|l| l.starts_with(&format!("llmtap_cost_usd_total{sonnet}")))

@@ -37,6 +37,11 @@ pub struct Metrics {
     cache_write_5m: Tokens,
     cache_write_1h: Tokens,
     reasoning: Tokens,
+    audio_input: Tokens,
+    image_input: Tokens,
+    audio_output: Tokens,
+    image_output: Tokens,
+    web_searches: Tokens,
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
     received: Counter,
     accepted: Counter,
@@ -69,6 +74,20 @@ impl Default for Metrics {
         let cache_write_5m = tokens("cache_write_5m_tokens", "Cache writes with a 5-minute TTL");
         let cache_write_1h = tokens("cache_write_1h_tokens", "Cache writes with a 1-hour TTL");
         let reasoning = tokens("reasoning_tokens", "Reasoning tokens (part of output)");
+        let audio_input = tokens("audio_input_tokens", "Audio input tokens (part of input)");
+        let image_input = tokens("image_input_tokens", "Image input tokens (part of input)");
+        let audio_output = tokens(
+            "audio_output_tokens",
+            "Audio output tokens (part of output)",
+        );
+        let image_output = tokens(
+            "image_output_tokens",
+            "Image output tokens (part of output)",
+        );
+        let web_searches = tokens(
+            "web_search_requests",
+            "Server-side web searches the provider ran",
+        );
         let cost = Family::<ModelLabels, Counter<f64, AtomicU64>>::default();
         registry.register("cost_usd", "Cost in USD as priced by LiteLLM", cost.clone());
         let mut counter = |name: &str, help: &str| {
@@ -115,6 +134,11 @@ impl Default for Metrics {
             cache_write_5m,
             cache_write_1h,
             reasoning,
+            audio_input,
+            image_input,
+            audio_output,
+            image_output,
+            web_searches,
             cost,
             received,
             accepted,
@@ -163,6 +187,11 @@ impl Metrics {
             (&self.cache_write_5m, usage.cache_write_5m),
             (&self.cache_write_1h, usage.cache_write_1h),
             (&self.reasoning, usage.reasoning),
+            (&self.audio_input, usage.audio_input),
+            (&self.image_input, usage.image_input),
+            (&self.audio_output, usage.audio_output),
+            (&self.image_output, usage.image_output),
+            (&self.web_searches, usage.web_search_requests),
         ] {
             if let Some(v) = value {
                 family.get_or_create(&labels).inc_by(v);
