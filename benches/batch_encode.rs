@@ -24,7 +24,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 /// Events per batch: the exporter's `DEFAULT_BATCH_SIZE`.
-const BATCH: usize = llmtap::capture::DEFAULT_BATCH_SIZE;
+const BATCH: usize = llmtap_export::DEFAULT_BATCH_SIZE;
 const KEY_JSON: &str = "\"phc_benchmark_key_0123456789abcdefghijklmnopq\"";
 const SENT_AT: &str = "2026-11-23T14:53:17.123Z";
 
@@ -68,7 +68,7 @@ fn gzip_zlib_rs(json: &[u8], level: i32, out: &mut Vec<u8>) -> usize {
 }
 
 fn batch_encode(c: &mut Criterion) {
-    let events = llmtap::generate::events(7, BATCH);
+    let events = llmtap_cli::generate::events(7, BATCH);
     let prepared: Vec<Vec<u8>> = events
         .iter()
         .map(|e| serde_json::to_vec(e).unwrap())

@@ -12,9 +12,9 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use llmtap::capture::{CaptureBuilder, DropReason};
-use llmtap::generate::Generator;
 use llmtap::{build_event_with_usage, normalize, EventOptions, HeaderProperties, Payload};
+use llmtap_cli::generate::Generator;
+use llmtap_export::{CaptureBuilder, DropReason};
 
 const STEP: u64 = 20_000;
 

@@ -26,8 +26,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use llmtap::capture::{CaptureBuilder, CaptureClient, DEFAULT_QUEUE_CAPACITY};
 use llmtap::Event;
+use llmtap_export::{CaptureBuilder, CaptureClient, DEFAULT_QUEUE_CAPACITY};
 
 #[path = "support/peer.rs"]
 mod peer;
@@ -295,7 +295,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let listing = args.iter().any(|a| a == "--list" || a == "--test");
     let host = start_peer();
-    let pool = llmtap::generate::events(11, 256);
+    let pool = llmtap_cli::generate::events(11, 256);
     if !listing {
         eprintln!(
             "capture_hot_path: timer overhead (included in every latency) {} ns",

@@ -5,8 +5,8 @@
 //! the `floor` line of the same size and the same run.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use llmtap::generate::Generator;
 use llmtap::{build_event_with_usage, normalize, EventOptions, HeaderProperties, Payload};
+use llmtap_cli::generate::Generator;
 use serde::de::IgnoredAny;
 use serde_json::{json, Value};
 use std::hint::black_box;

@@ -197,16 +197,16 @@ impl Generator {
 
 /// `n` events built from generated payloads the way `llmtap replay` builds
 /// them, for benchmarks of what happens after the event exists.
-pub fn events(seed: u64, n: usize) -> Vec<crate::Event> {
+pub fn events(seed: u64, n: usize) -> Vec<llmtap::Event> {
     let mut generator = Generator::new(seed);
-    let headers = crate::HeaderProperties::default();
-    let options = crate::EventOptions::default();
+    let headers = llmtap::HeaderProperties::default();
+    let options = llmtap::EventOptions::default();
     (0..n)
         .filter_map(|_| {
             let line = generator.next_line();
-            let payload = crate::Payload::from_slice(line.as_bytes()).ok()?;
-            let usage = crate::normalize(&payload);
-            crate::build_event_with_usage(&payload, &usage, &headers, &options).ok()
+            let payload = llmtap::Payload::from_slice(line.as_bytes()).ok()?;
+            let usage = llmtap::normalize(&payload);
+            llmtap::build_event_with_usage(&payload, &usage, &headers, &options).ok()
         })
         .collect()
 }
@@ -251,7 +251,7 @@ fn sentence(rng: &mut StdRng, words: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{normalize, Payload};
+    use llmtap::{normalize, Payload};
 
     #[test]
     fn same_seed_same_payloads() {

@@ -1,6 +1,8 @@
 //! `llmtap replay` as a user runs it: real files, real process, real exit codes.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -23,28 +25,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = walk(dir)
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "jsonl"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// Fixtures that are not standard logging payloads: LiteLLM's own schema, a
 /// SpendLogs row (metadata is a JSON string), and raw provider responses.
 const NOT_SLPS: &[&str] = &[
@@ -59,7 +39,7 @@ const NOT_SLPS: &[&str] = &[
 #[test]
 fn replays_every_project_fixture_into_one_valid_event() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let files = json_files(&dir);
+    let files = support::fixtures::json_files(&dir);
     assert!(files.len() >= 11);
     for file in files {
         let out = llmtap(&["replay", file.to_str().unwrap()]);
@@ -77,7 +57,7 @@ fn replays_every_shared_fixture_or_says_why_not() {
         eprintln!("skipping: {} not present", dir.display());
         return;
     }
-    for file in json_files(&dir) {
+    for file in support::fixtures::json_files(&dir) {
         let name = file.file_name().unwrap().to_str().unwrap();
         let out = llmtap(&["replay", file.to_str().unwrap()]);
         if NOT_SLPS.contains(&name) {

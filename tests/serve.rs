@@ -537,7 +537,7 @@ async fn a_full_litellm_batch_is_accepted_and_delivered() {
     let capture = CaptureServer::start();
     let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
     // LiteLLM's logger sends up to 512 payloads per request.
-    let mut generator = llmtap::generate::Generator::new(11);
+    let mut generator = llmtap_cli::generate::Generator::new(11);
     let batch: Vec<Value> = (0..512).map(|_| generator.next_value()).collect();
     let body = serde_json::to_string(&batch).unwrap();
     assert!(body.len() > 5_000_000, "{} bytes", body.len());

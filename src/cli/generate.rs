@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use llmtap::generate::Generator;
+use llmtap_cli::generate::Generator;
 
 /// Arguments of `llmtap generate`.
 #[derive(Debug, Args)]

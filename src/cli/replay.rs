@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::capture::{CaptureClient, FullPolicy};
 use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::payload::{split_body, EntryLocation};
 use llmtap::{
     build_event_with_usage, normalize, EventOptions, HeaderProperties, JsonlSink, Payload, Sink,
 };
+use llmtap_export::{CaptureClient, FullPolicy};
 use serde::de::IgnoredAny;
 
 use super::summary::Summary;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::capture::{CaptureClient, DEFAULT_HOST, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY};
 use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::{EventOptions, JsonlSink};
+use llmtap_export::{CaptureClient, DEFAULT_HOST, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY};
 use serde::Deserialize;
 
 use crate::server::{self, AppState, Metrics, Output, RecentEvents, Secret};

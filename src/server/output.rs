@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llmtap::capture::{CaptureClient, DeliveryReport, Stats};
 use llmtap::{Event, JsonlSink, Sink, SinkError};
+use llmtap_export::{CaptureClient, DeliveryReport, Stats};
 
 /// Where accepted events go.
 pub enum Output {

@@ -18,8 +18,8 @@ use super::stats::{DropCounts, DropReason, Stats};
 use super::validate::validate;
 use super::wait::{block_on, race, Either};
 use super::worker::{Progress, Shared, Worker};
-use crate::event::Event;
-use crate::sink::{Sink, SinkError};
+use llmtap::event::Event;
+use llmtap::sink::{Sink, SinkError};
 
 const THREAD_NAME: &str = "llmtap-capture";
 /// How long a client dropped without `shutdown` lets its worker keep sending.

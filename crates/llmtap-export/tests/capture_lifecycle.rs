@@ -2,15 +2,15 @@
 //! and shutdown from every kind of caller, and the regressions other
 //! exporters shipped (events lost during a flush, last batch lost at
 //! shutdown, flush hanging a current-thread runtime).
-#![cfg(feature = "capture")]
 
 mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use llmtap::capture::{DropReason, FullPolicy};
-use llmtap::{CaptureClient, Sink, SinkError};
+use llmtap::{Sink, SinkError};
+use llmtap_export::CaptureClient;
+use llmtap_export::{DropReason, FullPolicy};
 use serde_json::json;
 use support::{
     builder, event, event_with, filler, sorted, uuids, CaptureServer, Gate, Reply, PATIENCE,
@@ -19,7 +19,7 @@ use support::{
 /// Starts a client whose first request the server holds until `gate` opens,
 /// and returns once that request is held: from then on the worker takes
 /// nothing from the queue, so queue-full counts are exact.
-fn stalled(server: &CaptureServer, gate: &Gate, b: llmtap::CaptureBuilder) -> CaptureClient {
+fn stalled(server: &CaptureServer, gate: &Gate, b: llmtap_export::CaptureBuilder) -> CaptureClient {
     server.script([Reply::normal().gated(gate)]);
     let client = b.batch_size(1).build().unwrap();
     client.capture(event(0)).unwrap();

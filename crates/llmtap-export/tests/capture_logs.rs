@@ -1,7 +1,6 @@
 //! What the capture exporter logs: one warning on the first drop, a total at
 //! shutdown, and never the API key. Its own binary, because it installs a
 //! process-wide subscriber (the worker logs from its own thread).
-#![cfg(feature = "capture")]
 
 mod support;
 

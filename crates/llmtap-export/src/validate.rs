@@ -6,7 +6,7 @@
 
 use chrono::DateTime;
 
-use crate::event::Event;
+use llmtap::event::Event;
 
 /// The first problem found, or `Ok`.
 pub(crate) fn validate(event: &Event) -> Result<(), &'static str> {

@@ -20,7 +20,7 @@ use super::retry::{classify, Outcome, RetryPolicy, Step};
 use super::stats::{Counters, DropReason, Rejection, Stats};
 use super::transport::{Answer, Transport};
 use super::wait::{race, Either};
-use crate::event::Event;
+use llmtap::event::Event;
 
 /// Events taken from the queue per lock.
 const POP_AT_ONCE: usize = 64;

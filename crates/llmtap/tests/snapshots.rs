@@ -2,32 +2,19 @@
 //! count or id shows up here as a diff; after an intended change, regenerate
 //! with `LLMTAP_UPDATE_SNAPSHOTS=1 cargo test --test snapshots` and review it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use llmtap_testkit::fixtures;
 
 use llmtap::{build_event, EventOptions, HeaderProperties, Payload};
 use serde_json::Value;
-
-fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files = Vec::new();
-    for dir in std::fs::read_dir(&root).unwrap() {
-        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            let f = f.unwrap().path();
-            if f.extension().is_some_and(|e| e == "json" || e == "jsonl") {
-                files.push(f);
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 #[test]
 fn every_fixture_event_matches_its_snapshot() {
     let update = std::env::var_os("LLMTAP_UPDATE_SNAPSHOTS").is_some();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     let mut mismatches = Vec::new();
-    for fixture in fixtures() {
+    for fixture in fixtures::json_files(&fixtures::project_dir()) {
         // A .jsonl fixture holds one payload per line; the first is pinned.
         let bytes = std::fs::read(&fixture).unwrap();
         let jsonl = fixture.extension().is_some_and(|e| e == "jsonl");

@@ -16,7 +16,7 @@ use super::retry::RetryPolicy;
 pub use super::secret::ApiKey;
 use super::transport;
 use super::CaptureClient;
-use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
 
 /// PostHog US cloud.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";

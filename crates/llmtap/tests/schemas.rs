@@ -1,10 +1,11 @@
 //! The JSON Schemas in `schemas/` describe what llmtap accepts and emits.
 
 use llmtap::{build_event, EventOptions, HeaderProperties, Payload};
+use llmtap_testkit::fixtures;
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = fixtures::at_root(&format!("schemas/{name}"));
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -16,37 +17,14 @@ fn validator(name: &str) -> jsonschema::Validator {
 }
 
 fn fixture_payloads() -> Vec<(String, Value)> {
-    let mut dirs = vec![format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"))];
-    let shared = format!("{}/../shared/fixtures", env!("CARGO_MANIFEST_DIR"));
-    if std::path::Path::new(&shared).exists() {
-        dirs.push(shared);
+    let mut files = fixtures::json_files(&fixtures::project_dir());
+    if let Some(shared) = fixtures::shared_dir() {
+        files.extend(fixtures::json_files(&shared));
     }
-    let mut out = Vec::new();
-    for dir in dirs {
-        for sub in std::fs::read_dir(&dir).unwrap() {
-            let sub = sub.unwrap().path();
-            for f in std::fs::read_dir(&sub).into_iter().flatten() {
-                let f = f.unwrap().path();
-                let bytes = std::fs::read(&f).unwrap();
-                match f.extension().and_then(|e| e.to_str()) {
-                    Some("json") => out.push((
-                        f.display().to_string(),
-                        serde_json::from_slice(&bytes).unwrap(),
-                    )),
-                    Some("jsonl") => {
-                        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-                            if !line.trim_ascii().is_empty() {
-                                let v = serde_json::from_slice(line).unwrap();
-                                out.push((format!("{}:{}", f.display(), i + 1), v));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    out
+    fixtures::documents(&files)
+        .into_iter()
+        .map(|(name, bytes)| (name, serde_json::from_slice(&bytes).unwrap()))
+        .collect()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::event::Event;
+use llmtap::event::Event;
 
 /// Why an event was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -132,11 +132,8 @@ fn unknown_fields_nulls_and_string_timestamps_are_tolerated() {
 
 #[test]
 fn callback_kwargs_dump_is_unwrapped() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/litellm/captured_kwargs.json"
-    ))
-    .unwrap();
+    let path = llmtap_testkit::fixtures::project_file("litellm", "captured_kwargs");
+    let bytes = std::fs::read(path).unwrap();
     let p = Payload::from_slice(&bytes).unwrap();
     assert_eq!(p.provider(), "bedrock");
     assert!(p.is_stream());

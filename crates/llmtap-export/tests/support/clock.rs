@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use llmtap::capture::{Clock, Sleep};
+use llmtap_export::{Clock, Sleep};
 
 type Hook = Box<dyn FnMut(usize) + Send>;
 

@@ -160,9 +160,9 @@ impl Event {
     }
 
     /// A cheap estimate of [`Event::json_len`] (strings counted unescaped),
-    /// for budgets that must not serialize each event to stay within them.
-    #[cfg(feature = "capture")]
-    pub(crate) fn approx_json_len(&self) -> usize {
+    /// for budgets that must not serialize each event to stay within them
+    /// (an exporter's queue bound).
+    pub fn approx_json_len(&self) -> usize {
         Measure::Typical.event(self)
     }
 
@@ -260,10 +260,6 @@ enum Measure {
     /// Never below the real size: every character escaped as `\u00XX`.
     UpperBound,
     /// Close to the real size for ordinary text.
-    #[cfg_attr(
-        not(feature = "capture"),
-        expect(dead_code, reason = "only the capture queue's byte budget estimates")
-    )]
     Typical,
 }
 

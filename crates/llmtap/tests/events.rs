@@ -4,10 +4,7 @@ use llmtap::{build_event, Event, EventOptions, HeaderProperties, Payload, Protec
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Payload {
-    let path = format!(
-        "{}/tests/fixtures/litellm-1.106/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = llmtap_testkit::fixtures::project_file("litellm-1.106", name);
     Payload::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use llmtap::capture::{CaptureClient, FullPolicy};
+//! use llmtap_export::{CaptureClient, FullPolicy};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // POSTHOG_API_KEY / POSTHOG_HOST are the defaults; code overrides them.
@@ -37,7 +37,7 @@
 //!   - `invalid`: empty `event` or `distinct_id`, or a bad timestamp, which
 //!     would make the server 400 the whole batch;
 //!   - `oversized`: over `max_event_bytes` even after
-//!     [`Event::fit_within`](crate::Event::fit_within) shrank its content;
+//!     [`Event::fit_within`](llmtap::Event::fit_within) shrank its content;
 //!   - `rejected`: the server refused with a status retrying cannot fix (400,
 //!     401, 403, ...); a 413 first splits the batch in halves, so only an
 //!     event too large on its own is dropped;
@@ -71,7 +71,7 @@
 //! | `batch_size` | [`DEFAULT_BATCH_SIZE`] events |
 //! | `batch_bytes` | [`DEFAULT_BATCH_BYTES`] (JSON before gzip, at most [`MAX_BATCH_BYTES`]) |
 //! | `flush_interval` | [`DEFAULT_FLUSH_INTERVAL`] |
-//! | `max_event_bytes` | [`DEFAULT_MAX_EVENT_BYTES`](crate::event::DEFAULT_MAX_EVENT_BYTES) |
+//! | `max_event_bytes` | [`DEFAULT_MAX_EVENT_BYTES`](llmtap::event::DEFAULT_MAX_EVENT_BYTES) |
 //! | `gzip` | on |
 //! | `request_timeout` | [`DEFAULT_REQUEST_TIMEOUT`] |
 //! | `initial_backoff`, `max_backoff` | [`DEFAULT_INITIAL_BACKOFF`], [`DEFAULT_MAX_BACKOFF`] (full jitter) |

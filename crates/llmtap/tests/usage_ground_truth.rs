@@ -5,10 +5,7 @@
 use llmtap::{normalize, Payload, Usage};
 
 fn usage_of(name: &str) -> Usage {
-    let path = format!(
-        "{}/tests/fixtures/litellm-1.106/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = llmtap_testkit::fixtures::project_file("litellm-1.106", name);
     let bytes = std::fs::read(&path).unwrap();
     normalize(&Payload::from_slice(&bytes).unwrap())
 }

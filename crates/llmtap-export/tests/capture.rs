@@ -1,15 +1,14 @@
 //! The capture exporter against a real HTTP server on 127.0.0.1: delivery,
 //! batching on the wire, retries and refusals. Each scenario checks the exact
 //! set of uuids the server accepted.
-#![cfg(feature = "capture")]
 
 mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use llmtap::capture::DropReason;
 use llmtap::Sink;
+use llmtap_export::DropReason;
 use serde_json::json;
 use support::clock::TestClock;
 use support::{
@@ -17,7 +16,7 @@ use support::{
     PATIENCE, TEST_KEY,
 };
 
-fn capture_all(client: &llmtap::CaptureClient, ids: std::ops::Range<u128>) {
+fn capture_all(client: &llmtap_export::CaptureClient, ids: std::ops::Range<u128>) {
     for i in ids {
         client.capture(event(i)).expect("accepted");
     }

@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-#[path = "../benches/support/peer.rs"]
+#[path = "../support/peer.rs"]
 mod peer;
 
 fn main() -> std::io::Result<()> {
