@@ -23,9 +23,7 @@ impl Output {
     /// network; `Err` gives them back when the exporter queue cannot hold them all.
     pub fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
         match self {
-            Output::Capture { client, .. } => {
-                client.capture_all(events).map_err(|_| SinkError::QueueFull)
-            }
+            Output::Capture { client, .. } => Sink::capture_all(client.as_ref(), events),
             Output::Jsonl(sink) => {
                 let n = events.len();
                 events.into_iter().try_for_each(|e| sink.capture(e))?;

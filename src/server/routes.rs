@@ -123,7 +123,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     let (events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
     let accepted = match state.output.capture_all(events) {
         Ok(n) => n,
-        Err(SinkError::QueueFull) => {
+        Err(SinkError::Dropped { .. }) => {
             state.metrics.refused();
             let mut response = json_response(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -78,13 +78,14 @@ impl DeliveryReport {
             });
         }
         let new = self.dropped.since(dropped_before);
-        if new.total() > 0 {
-            return Err(SinkError::Dropped {
-                dropped: new.total(),
-                reason: new.to_string(),
-            });
+        // The reason that lost the most; the report has them all.
+        match new.iter().max_by_key(|&(_, n)| n) {
+            Some((reason, _)) => Err(SinkError::Dropped {
+                count: new.total(),
+                reason,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -119,25 +120,23 @@ impl CaptureClient {
     /// Validates and queues one event; never waits on the network.
     ///
     /// Waits for room only under [`FullPolicy::Block`]. Every refusal is
-    /// counted: `invalid` (returned as [`SinkError::Dropped`]), `queue_full`
-    /// ([`SinkError::QueueFull`]) or `closed` ([`SinkError::Closed`]).
+    /// counted and returned as [`SinkError::Dropped`] with its reason:
+    /// `invalid`, `queue_full` or `closed`.
     pub fn capture(&self, event: Event) -> Result<(), SinkError> {
         if let Err(why) = validate(&event) {
             self.shared.counters.dropped(DropReason::Invalid, 1);
-            return Err(SinkError::Dropped {
-                dropped: 1,
-                reason: format!("{}: {why}", DropReason::Invalid),
-            });
+            tracing::debug!(uuid = %event.uuid, "event refused: {why}");
+            return Err(SinkError::dropped(DropReason::Invalid));
         }
         match self.shared.queue.push(event, self.when_full.wait()) {
             Ok(()) => Ok(()),
             Err(Refused::Full) => {
                 self.shared.counters.dropped(DropReason::QueueFull, 1);
-                Err(SinkError::QueueFull)
+                Err(SinkError::dropped(DropReason::QueueFull))
             }
             Err(Refused::Closed) => {
                 self.shared.counters.dropped(DropReason::Closed, 1);
-                Err(SinkError::Closed)
+                Err(SinkError::dropped(DropReason::Closed))
             }
         }
     }
@@ -286,6 +285,19 @@ impl Drop for CaptureClient {
 impl Sink for CaptureClient {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
         CaptureClient::capture(self, event)
+    }
+
+    /// All or none: when the queue lacks room for every valid event, none is
+    /// queued (and none counted) and the error says how many were refused.
+    fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
+        CaptureClient::capture_all(self, events).map_err(|refused| SinkError::Dropped {
+            count: refused.len() as u64,
+            reason: if self.shared.queue.is_closed() {
+                DropReason::Closed
+            } else {
+                DropReason::QueueFull
+            },
+        })
     }
 
     /// Errs with `Timeout` if events are still pending, or `Dropped` if

@@ -8,69 +8,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-/// Why an event was not delivered.
-///
-/// [`DropReason::as_str`] is stable: use it as a metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum DropReason {
-    /// The queue was full: policy [`FullPolicy::DropNewest`](super::FullPolicy),
-    /// or [`FullPolicy::Block`](super::FullPolicy) ran out of time.
-    QueueFull,
-    /// Larger than `max_event_bytes` even after its content was shrunk.
-    Oversized,
-    /// Failed validation (empty `event` or `distinct_id`, bad timestamp), so
-    /// it was never queued: one bad event must not fail a whole batch.
-    Invalid,
-    /// The server refused the batch with a status retrying cannot fix
-    /// (400, 401, 403, 413, ...).
-    Rejected,
-    /// Retryable failures outlasted the per-batch retry deadline.
-    RetriesExhausted,
-    /// Still undelivered when `shutdown`'s timeout ran out. An event that was
-    /// in flight at that moment may have reached the server anyway.
-    ShutdownTimeout,
-    /// Captured after shutdown began.
-    Closed,
-}
+pub use llmtap::DropReason;
 
-const REASONS: usize = 7;
-
-impl DropReason {
-    /// Every reason, in a stable order.
-    pub const ALL: [DropReason; REASONS] = [
-        DropReason::QueueFull,
-        DropReason::Oversized,
-        DropReason::Invalid,
-        DropReason::Rejected,
-        DropReason::RetriesExhausted,
-        DropReason::ShutdownTimeout,
-        DropReason::Closed,
-    ];
-
-    /// The stable snake_case name, e.g. `queue_full`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::QueueFull => "queue_full",
-            DropReason::Oversized => "oversized",
-            DropReason::Invalid => "invalid",
-            DropReason::Rejected => "rejected",
-            DropReason::RetriesExhausted => "retries_exhausted",
-            DropReason::ShutdownTimeout => "shutdown_timeout",
-            DropReason::Closed => "closed",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for DropReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+const REASONS: usize = DropReason::ALL.len();
 
 /// Dropped events, counted by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use llmtap::Sink;
+use llmtap::SinkError;
 use llmtap_export::DropReason;
 use serde_json::json;
 use support::clock::TestClock;
@@ -262,7 +263,16 @@ async fn a_rejected_batch_is_reported_with_its_size_and_the_servers_message() {
     assert!(rejection.message.contains("mixed tokens"), "{rejection:?}");
     // Through the Sink trait a shutdown after drops is an error naming them.
     let err = Sink::shutdown(&client, PATIENCE).await.unwrap_err();
-    assert!(err.to_string().contains("rejected=7"), "{err}");
+    assert!(
+        matches!(
+            err,
+            SinkError::Dropped {
+                count: 7,
+                reason: DropReason::Rejected
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]

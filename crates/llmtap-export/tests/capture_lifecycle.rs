@@ -47,9 +47,13 @@ fn queue_full_drop_newest_counts_exactly() {
 
     let results: Vec<_> = (1..=8).map(|i| client.capture(event(i))).collect();
     assert!(results[..5].iter().all(Result::is_ok));
-    assert!(results[5..]
-        .iter()
-        .all(|r| matches!(r, Err(SinkError::QueueFull))));
+    assert!(results[5..].iter().all(|r| matches!(
+        r,
+        Err(SinkError::Dropped {
+            reason: DropReason::QueueFull,
+            ..
+        })
+    )));
     let stats = client.stats();
     assert_eq!(stats.dropped.get(DropReason::QueueFull), 3);
     assert_eq!((stats.queue_len, stats.accepted, stats.pending), (5, 6, 6));
@@ -124,7 +128,13 @@ async fn shutdown_sends_the_last_partial_batch_and_is_idempotent() {
     assert_eq!(server.received_uuids(), uuids(0..7));
 
     // Closed: refused and counted, and nothing else changes.
-    assert!(matches!(client.capture(event(99)), Err(SinkError::Closed)));
+    assert!(matches!(
+        client.capture(event(99)),
+        Err(SinkError::Dropped {
+            reason: DropReason::Closed,
+            ..
+        })
+    ));
     let again = client.shutdown(PATIENCE).await;
     assert_eq!(again.delivered, 7);
     assert_eq!(again.dropped.get(DropReason::Closed), 1);
@@ -278,11 +288,20 @@ async fn works_as_a_shared_sink() {
     bad.distinct_id.clear();
     assert!(matches!(
         sink.capture(bad),
-        Err(SinkError::Dropped { dropped: 1, .. })
+        Err(SinkError::Dropped { count: 1, .. })
     ));
     sink.capture(event(4)).unwrap();
     let err = sink.shutdown(PATIENCE).await.unwrap_err();
-    assert!(err.to_string().contains("invalid=1"), "{err}");
+    assert!(
+        matches!(
+            err,
+            SinkError::Dropped {
+                count: 1,
+                reason: DropReason::Invalid
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(sorted(server.received_uuids()), sorted(uuids([0, 1, 2, 4])));
 }
 

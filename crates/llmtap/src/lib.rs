@@ -55,5 +55,5 @@ pub use callback::{CallContext, Callback, CallbackError, CallbackRegistry, PostH
 pub use event::{build_event, build_event_with_usage, Event, EventError, EventOptions};
 pub use headers::{HeaderProperties, ProtectedProperties};
 pub use payload::{Payload, PayloadError};
-pub use sink::{JsonlSink, MemorySink, Sink, SinkError};
+pub use sink::{DropReason, JsonlSink, MemorySink, Sink, SinkError};
 pub use usage::{normalize, Family, Usage, UsageContext};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Sink, SinkError};
+use super::{DropReason, Sink, SinkError};
 use crate::event::Event;
 
 /// Writes each event as one line of JSON: the capture-API event object.
@@ -68,7 +68,7 @@ impl JsonlSink {
 impl Sink for JsonlSink {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(SinkError::Closed);
+            return Err(SinkError::dropped(DropReason::Closed));
         }
         let mut line = serde_json::to_vec(&event).map_err(io::Error::from)?;
         line.push(b'\n');
