@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use llmtap::{build_event_with_usage, normalize, EventOptions, HeaderProperties, Payload};
+use llmtap::{HeaderProperties, Pipeline};
 use llmtap_cli::generate::Generator;
 use llmtap_export::{CaptureBuilder, DropReason};
 
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         .collect();
     let payload_bytes: usize = payloads.iter().map(Vec::len).sum();
     let headers = HeaderProperties::default();
-    let options = EventOptions::default();
+    let pipeline = Pipeline::default();
 
     let client = CaptureBuilder::new()
         .api_key("phc_benchmark")
@@ -78,10 +78,10 @@ fn main() -> ExitCode {
     let mut samples = Vec::new();
     for i in 1..=total {
         let bytes = &payloads[(i as usize) % payloads.len()];
-        let payload = Payload::from_slice(bytes).expect("generated payloads parse");
-        let usage = normalize(&payload);
-        let event =
-            build_event_with_usage(&payload, &usage, &headers, &options).expect("events build");
+        let event = pipeline
+            .process_slice(bytes, &headers)
+            .expect("generated payloads become events")
+            .event;
         match client.capture(event) {
             Ok(()) => ok += 1,
             Err(_) => refused += 1,

@@ -5,7 +5,7 @@
 //! the `floor` line of the same size and the same run.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use llmtap::{build_event_with_usage, normalize, EventOptions, HeaderProperties, Payload};
+use llmtap::{normalize, HeaderProperties, Payload, Pipeline};
 use llmtap_cli::generate::Generator;
 use serde::de::IgnoredAny;
 use serde_json::{json, Value};
@@ -30,7 +30,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn per_payload(c: &mut Criterion) {
-    let options = EventOptions::default();
+    let pipeline = Pipeline::default();
     let headers = HeaderProperties::default();
     let mut group = c.benchmark_group("per_payload");
     for (name, bytes) in inputs() {
@@ -49,10 +49,10 @@ fn per_payload(c: &mut Criterion) {
             &bytes,
             |b, bytes| {
                 b.iter(|| {
-                    let payload = Payload::from_slice(black_box(bytes)).unwrap();
-                    let usage = normalize(&payload);
-                    let event =
-                        build_event_with_usage(&payload, &usage, &headers, &options).unwrap();
+                    let event = pipeline
+                        .process_slice(black_box(bytes), &headers)
+                        .unwrap()
+                        .event;
                     out.clear();
                     serde_json::to_writer(&mut out, &event).unwrap();
                     out.len()
@@ -65,18 +65,19 @@ fn per_payload(c: &mut Criterion) {
 
 /// The event side alone, on an already parsed payload.
 fn build_encode(c: &mut Criterion) {
-    let options = EventOptions::default();
+    let pipeline = Pipeline::default();
     let headers = HeaderProperties::default();
     let mut group = c.benchmark_group("build_encode");
     for (name, bytes) in inputs() {
         let payload = Payload::from_slice(&bytes).unwrap();
-        let usage = normalize(&payload);
         let mut out = Vec::with_capacity(64 * 1024);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| {
-                let event = build_event_with_usage(black_box(&payload), &usage, &headers, &options)
-                    .unwrap();
+                let event = pipeline
+                    .process(black_box(&payload), &headers)
+                    .unwrap()
+                    .event;
                 out.clear();
                 serde_json::to_writer(&mut out, &event).unwrap();
                 out.len()

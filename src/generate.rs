@@ -200,13 +200,12 @@ impl Generator {
 pub fn events(seed: u64, n: usize) -> Vec<llmtap::Event> {
     let mut generator = Generator::new(seed);
     let headers = llmtap::HeaderProperties::default();
-    let options = llmtap::EventOptions::default();
+    let pipeline = llmtap::Pipeline::default();
     (0..n)
         .filter_map(|_| {
             let line = generator.next_line();
-            let payload = llmtap::Payload::from_slice(line.as_bytes()).ok()?;
-            let usage = llmtap::normalize(&payload);
-            llmtap::build_event_with_usage(&payload, &usage, &headers, &options).ok()
+            let processed = pipeline.process_slice(line.as_bytes(), &headers).ok()?;
+            Some(processed.event)
         })
         .collect()
 }

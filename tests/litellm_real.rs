@@ -16,16 +16,12 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{CaptureServer, PATIENCE, TEST_KEY};
+use support::{fixtures, CaptureServer, Proc, Sidecar};
 
 /// The version `tests/litellm/requirements.txt` pins.
 const LITELLM_VERSION: &str = "1.106.2";
@@ -36,93 +32,23 @@ const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
 /// The static header LiteLLM's logger sends with every POST (`GENERIC_LOGGER_HEADERS`).
 const STATIC_HEADERS: &str = "x-posthog-property-e2e_suite=litellm-real";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A child process in its own process group, killed (group and all) on drop.
-struct Proc {
-    child: Child,
-    name: &'static str,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, cmd: &mut Command) -> Proc {
-        cmd.process_group(0);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child, name }
-    }
-
-    fn signal(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// Waits for the exit; `None` when `patience` ran out (the process is then killed).
-    fn wait_for(&mut self, patience: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + patience;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    eprintln!("{} did not finish in {patience:?}: killing it", self.name);
-                    self.signal("-KILL");
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// Reads a piped stream to the end on a thread; the text is shared.
-    fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-        let text = Arc::new(Mutex::new(String::new()));
-        let sink = text.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        text
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.signal("-KILL");
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Runs `tests/litellm/setup.sh` (a no-op when the venv is ready) and
 /// returns the venv's python, or why it cannot be had.
 fn litellm_python() -> Result<PathBuf, String> {
     let venv =
         std::env::var("LLMTAP_LITELLM_VENV").unwrap_or_else(|_| "target/litellm-venv".into());
-    let venv = root().join(venv);
+    let venv = fixtures::at_root(&venv);
     let mut cmd = Command::new("bash");
-    cmd.arg(root().join("tests/litellm/setup.sh"))
-        .current_dir(root())
+    cmd.arg(fixtures::at_root("tests/litellm/setup.sh"))
+        .current_dir(fixtures::workspace_root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut setup = Proc::spawn("tests/litellm/setup.sh", &mut cmd);
-    let out = Proc::collect(setup.child.stdout.take().unwrap());
-    let err = Proc::collect(setup.child.stderr.take().unwrap());
+    let out = setup.collect_stdout();
+    let err = setup.collect_stderr();
     let status = setup.wait_for(SETUP_TIMEOUT);
-    std::thread::sleep(Duration::from_millis(50));
-    let log = format!("{}{}", out.lock().unwrap(), err.lock().unwrap());
+    let log = format!("{}{}", out.finish(), err.finish());
     eprint!("{log}");
     match status {
         Some(s) if s.success() => Ok(venv.join("bin/python")),
@@ -133,65 +59,11 @@ fn litellm_python() -> Result<PathBuf, String> {
     }
 }
 
-/// `llmtap serve` on 127.0.0.1, shipping to `capture`.
-struct Sidecar {
-    proc: Proc,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Sidecar {
-    fn start(capture: &CaptureServer) -> Sidecar {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmtap"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .env("POSTHOG_HOST", capture.url())
-            .env("POSTHOG_API_KEY", TEST_KEY)
-            .env_remove("LLMTAP_AUTH_TOKEN")
-            .env_remove("LLMTAP_LISTEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut proc = Proc::spawn("llmtap serve", &mut cmd);
-        let reader = BufReader::new(proc.child.stderr.take().unwrap());
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let log = stderr.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("llmtap serve: listening on http://") {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-                log.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let addr = match rx.recv_timeout(PATIENCE) {
-            Ok(addr) => addr.parse().expect("serve prints its address"),
-            Err(_) => {
-                let status = proc.wait_for(Duration::from_secs(1));
-                panic!(
-                    "llmtap serve did not say where it listens ({status:?}):\n{}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        Sidecar { proc, addr, stderr }
-    }
-
-    /// SIGTERM: stop accepting, flush, exit.
-    fn terminate(mut self) -> (Option<ExitStatus>, String) {
-        self.proc.signal("-TERM");
-        let status = self.proc.wait_for(PATIENCE * 2);
-        std::thread::sleep(Duration::from_millis(50));
-        let stderr = self.stderr.lock().unwrap().clone();
-        (status, stderr)
-    }
-}
-
 /// Runs the driver; returns its summary.
 fn drive(python: &Path, endpoint: &str, work: &Path) -> Value {
     let summary = work.join("summary.json");
     let mut cmd = Command::new(python);
-    cmd.arg(root().join("tests/litellm/drive.py"))
+    cmd.arg(fixtures::at_root("tests/litellm/drive.py"))
         .arg("--endpoint")
         .arg(endpoint)
         .arg("--summary")
@@ -206,10 +78,9 @@ fn drive(python: &Path, endpoint: &str, work: &Path) -> Value {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut driver = Proc::spawn("tests/litellm/drive.py", &mut cmd);
-    let stderr = Proc::collect(driver.child.stderr.take().unwrap());
+    let stderr = driver.collect_stderr();
     let status = driver.wait_for(DRIVER_TIMEOUT);
-    std::thread::sleep(Duration::from_millis(50));
-    let stderr = stderr.lock().unwrap().clone();
+    let stderr = stderr.finish();
     let summary: Value = std::fs::read(&summary)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -307,8 +178,8 @@ fn real_litellm_generic_logger_through_serve_to_capture() {
     };
     let work = tempfile::tempdir().expect("temp dir");
     let capture = CaptureServer::start();
-    let sidecar = Sidecar::start(&capture);
-    let endpoint = format!("http://{}/litellm", sidecar.addr);
+    let sidecar = Sidecar::start(&capture, &[]);
+    let endpoint = sidecar.url("/litellm");
 
     let summary = drive(&python, &endpoint, work.path());
     let (status, serve_log) = sidecar.terminate();
@@ -473,7 +344,7 @@ fn real_litellm_generic_logger_through_serve_to_capture() {
 #[test]
 fn recorded_litellm_payloads_give_the_same_events() {
     use llmtap::{build_event, EventOptions, HeaderProperties, Payload};
-    let dir = root().join("tests/fixtures/litellm-real");
+    let dir = fixtures::project_dir().join("litellm-real");
     let cases = [
         (
             "anthropic_cache_split_5m_1h_headers.jsonl",

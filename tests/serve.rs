@@ -3,133 +3,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::{json, Value};
-use support::{CaptureServer, Gate, Reply, PATIENCE, TEST_KEY};
-
-/// A running `llmtap serve`, killed on drop.
-struct Sidecar {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Sidecar {
-    fn start(capture: &CaptureServer, extra: &[&str]) -> Sidecar {
-        Self::spawn(
-            &[
-                ("POSTHOG_HOST", capture.url().as_str()),
-                ("POSTHOG_API_KEY", TEST_KEY),
-            ],
-            extra,
-        )
-        .expect("serve starts")
-    }
-
-    fn spawn(env: &[(&str, &str)], extra: &[&str]) -> Result<Sidecar, String> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmtap"));
-        cmd.arg("serve");
-        if !extra.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        cmd.args(extra)
-            .env_remove("POSTHOG_API_KEY")
-            .env_remove("POSTHOG_HOST")
-            .env_remove("LLMTAP_AUTH_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = BufReader::new(child.stderr.take().expect("piped"));
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("llmtap serve: listening on http://") {
-                    let _ = tx.send(addr.to_owned());
-                }
-                log.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        match rx.recv_timeout(PATIENCE) {
-            Ok(addr) => Ok(Sidecar {
-                child,
-                addr: addr.parse().expect("an address"),
-                stderr,
-            }),
-            Err(_) => {
-                let status = child.wait().map_err(|e| e.to_string())?;
-                std::thread::sleep(Duration::from_millis(100));
-                Err(format!("{status}: {}", stderr.lock().unwrap()))
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn metrics(&self) -> String {
-        let resp = reqwest::get(self.url("/metrics")).await.expect("scrape");
-        resp.text().await.expect("metrics text")
-    }
-
-    /// Scrapes until `line` shows up: the capture server records a batch
-    /// before the exporter has read its answer and counted it delivered.
-    async fn metrics_with(&self, line: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let metrics = self.metrics().await;
-            if metrics.contains(line) || Instant::now() > deadline {
-                return metrics;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// SIGTERM, then wait for the exit.
-    fn terminate(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                std::thread::sleep(Duration::from_millis(50));
-                return (status, self.stderr.lock().unwrap().clone());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{CaptureServer, Gate, Reply, Sidecar, PATIENCE, TEST_KEY};
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/litellm-1.106/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    support::fixture_json("litellm-1.106", name)
 }
 
 /// The fixture as another call of the same shape: a fresh call id is a fresh event.
@@ -226,7 +106,7 @@ async fn array_ndjson_and_single_bodies_all_arrive() {
         4000
     );
     let (status, _) = sidecar.terminate();
-    assert!(status.success());
+    assert!(status.is_some_and(|s| s.success()));
 }
 
 #[tokio::test]
@@ -482,7 +362,7 @@ async fn sigterm_flushes_everything_accepted() {
     assert_eq!(status, 200);
     assert_eq!(capture.request_count(), 0);
     let (status, stderr) = sidecar.terminate();
-    assert!(status.success(), "{stderr}");
+    assert!(status.is_some_and(|s| s.success()), "{stderr}");
     assert_eq!(events(&capture).len(), 3);
     assert!(stderr.contains("3 events delivered, 0 dropped"), "{stderr}");
 }
@@ -494,7 +374,7 @@ async fn without_an_api_key_events_go_to_a_local_jsonl_file() {
     let (status, resp, _) = post(&sidecar, fixture("openai_embedding").to_string(), &[]).await;
     assert_eq!((status, resp["accepted"].as_u64()), (200, Some(1)));
     let (status, _) = sidecar.terminate();
-    assert!(status.success());
+    assert!(status.is_some_and(|s| s.success()));
     let written = std::fs::read_to_string(out.path()).unwrap();
     assert_eq!(written.lines().count(), 1);
 }
@@ -591,7 +471,7 @@ async fn litellms_re_sent_payloads_are_dropped_as_duplicates() {
         "{metrics}"
     );
     let (status, _) = sidecar.terminate();
-    assert!(status.success());
+    assert!(status.is_some_and(|s| s.success()));
     assert_eq!(events(&capture).len(), 4, "each call reached PostHog once");
 }
 

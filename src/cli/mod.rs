@@ -4,6 +4,7 @@
 mod generate;
 mod replay;
 mod serve;
+mod settings;
 mod summary;
 
 use std::process::ExitCode;

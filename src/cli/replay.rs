@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
-use llmtap::payload::{split_body, EntryLocation};
-use llmtap::{
-    build_event_with_usage, normalize, EventOptions, HeaderProperties, JsonlSink, Payload, Sink,
-};
+use llmtap::DEFAULT_MAX_EVENT_BYTES;
+use llmtap::{split_body, EntryLocation};
+use llmtap::{EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, Processed, Sink};
 use llmtap_export::{CaptureClient, FullPolicy};
 use serde::de::IgnoredAny;
 
@@ -56,14 +54,14 @@ pub struct ReplayArgs {
 const QUEUE_WAIT: Duration = Duration::from_secs(60);
 
 /// Everything one payload needs besides its bytes.
-struct Pipeline {
+struct Replayer {
     sink: Arc<dyn Sink>,
     headers: HeaderProperties,
-    options: EventOptions,
+    pipeline: Pipeline,
     summary: Summary,
 }
 
-impl Pipeline {
+impl Replayer {
     fn handle(&mut self, location: EntryLocation, bytes: &[u8]) {
         if bytes.trim_ascii() == b"null" {
             return self.summary.skip(location, "null entry");
@@ -72,9 +70,8 @@ impl Pipeline {
             Ok(p) => p,
             Err(e) => return self.summary.skip(location, e),
         };
-        let usage = normalize(&payload);
-        let event = match build_event_with_usage(&payload, &usage, &self.headers, &self.options) {
-            Ok(e) => e,
+        let Processed { event, usage, .. } = match self.pipeline.process(&payload, &self.headers) {
+            Ok(p) => p,
             Err(e) => return self.summary.skip(location, e),
         };
         match self.sink.capture(event) {
@@ -118,10 +115,10 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         ),
         (None, None) => Arc::new(JsonlSink::stdout()),
     };
-    let mut pipeline = Pipeline {
+    let mut replayer = Replayer {
         sink: Arc::clone(&sink),
         headers,
-        options,
+        pipeline: Pipeline::new(options),
         summary: Summary::default(),
     };
 
@@ -133,7 +130,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot open {}: {e}", args.input.display()))?,
         )
     };
-    read_entries(BufReader::with_capacity(1 << 20, reader), &mut pipeline)
+    read_entries(BufReader::with_capacity(1 << 20, reader), &mut replayer)
         .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
 
     let delivery = match &exporter {
@@ -148,7 +145,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
             None
         }
     };
-    let summary = pipeline.summary;
+    let summary = replayer.summary;
     eprint!("{summary}");
     if summary.written == 0 {
         eprintln!("llmtap replay: no event could be produced from the input");
@@ -171,7 +168,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
 
 /// NDJSON is processed line by line, so memory stays flat on large files;
 /// any other shape (an array, a pretty-printed object) is read whole.
-fn read_entries(mut reader: impl BufRead, pipeline: &mut Pipeline) -> io::Result<()> {
+fn read_entries(mut reader: impl BufRead, replayer: &mut Replayer) -> io::Result<()> {
     let mut line = Vec::new();
     let mut line_no = 0;
     loop {
@@ -197,16 +194,16 @@ fn read_entries(mut reader: impl BufRead, pipeline: &mut Pipeline) -> io::Result
                         EntryLocation::Line(n) => EntryLocation::Line(n + line_no - 1),
                         other => other,
                     };
-                    pipeline.handle(location, entry.bytes);
+                    replayer.handle(location, entry.bytes);
                 }
             }
-            Err(e) => pipeline.summary.skip("input", e),
+            Err(e) => replayer.summary.skip("input", e),
         }
         return Ok(());
     }
     loop {
         if !line.trim_ascii().is_empty() {
-            pipeline.handle(EntryLocation::Line(line_no), line.trim_ascii());
+            replayer.handle(EntryLocation::Line(line_no), line.trim_ascii());
         }
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {

@@ -1,247 +1,190 @@
 //! `llmtap serve`: the sidecar. Settings come from flags, environment
 //! variables, or a TOML file, in that order of precedence.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
-use llmtap::{EventOptions, JsonlSink};
-use llmtap_export::{CaptureClient, DEFAULT_HOST, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY};
-use serde::Deserialize;
+use llmtap::{EventOptions, JsonlSink, DEFAULT_MAX_EVENT_BYTES};
+use llmtap_export::{
+    ApiKey, CaptureBuilder, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST,
+    DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY, ENV_HOST,
+};
 
-use crate::server::{self, AppState, Metrics, Output, RecentEvents, Secret};
+use super::settings::{self, declare_settings, Property};
+use crate::server::{self, AppState, AuthToken, Metrics, Output, RecentEvents};
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:4319";
-const DEFAULT_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
-const DEFAULT_BATCH_SIZE: usize = 100;
-const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1000;
-const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
-const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
-const DEFAULT_DEDUP_WINDOW: usize = 100_000;
+/// Loopback only: exposing the receiver takes a token or `--insecure`.
+const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4319));
 
-fn secret(s: &str) -> Result<Secret, String> {
-    Ok(Secret(s.to_owned()))
-}
-
-/// Arguments of `llmtap serve`. Defaults are in the help text because each
-/// setting may also come from `--config`, which flags and env vars override.
+/// Arguments of `llmtap serve`: the settings, and a file to take them from.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:4319]
-    #[arg(long, env = "LLMTAP_LISTEN", value_name = "ADDR")]
-    listen: Option<SocketAddr>,
-    /// Bearer token required on POST /litellm, compared in constant time [default: none]
-    #[arg(long, env = "LLMTAP_AUTH_TOKEN", hide_env_values = true, value_parser = secret)]
-    auth_token: Option<Secret>,
-    /// Allow a non-loopback --listen address without --auth-token [default: off]
-    #[arg(long)]
-    insecure: bool,
-    /// Capture API base URL; events go to {host}/batch/ [default: https://us.i.posthog.com]
-    #[arg(long, env = "POSTHOG_HOST", value_name = "URL")]
-    posthog_host: Option<String>,
-    /// PostHog project API key. Without one, events are written as JSONL to --output [default: none]
-    #[arg(long, env = "POSTHOG_API_KEY", hide_env_values = true, value_parser = secret)]
-    api_key: Option<Secret>,
-    /// JSONL destination when no API key is set [default: stdout]
-    #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
     /// TOML file with any of these settings, in snake_case (flags and env vars win) [default: none]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Largest request body accepted; larger ones get 413 [default: 20971520]
-    #[arg(long, env = "LLMTAP_MAX_BODY_BYTES", value_name = "BYTES")]
-    max_body_bytes: Option<usize>,
-    /// Exporter queue capacity in events; a request that does not fit gets 503 [default: 10000]
-    #[arg(long, env = "LLMTAP_QUEUE_CAPACITY", value_name = "EVENTS")]
-    queue_capacity: Option<usize>,
-    /// Exporter queue bound in bytes of event JSON; full at this or --queue-capacity [default: 33554432]
-    #[arg(long, env = "LLMTAP_QUEUE_BYTES", value_name = "BYTES")]
-    queue_bytes: Option<usize>,
-    /// Events per capture request [default: 100]
-    #[arg(long, env = "LLMTAP_BATCH_SIZE", value_name = "EVENTS")]
-    batch_size: Option<usize>,
-    /// Longest an event waits for its batch to fill [default: 1000]
-    #[arg(long, env = "LLMTAP_FLUSH_INTERVAL_MS", value_name = "MS")]
-    flush_interval_ms: Option<u64>,
-    /// Send capture requests uncompressed [default: gzip on]
-    #[arg(long)]
-    no_gzip: bool,
-    /// Leave prompts and completions out of events [default: off]
-    #[arg(long)]
-    privacy_mode: bool,
-    /// Truncate content so each event stays under this size [default: 819200]
-    #[arg(long, value_name = "BYTES")]
-    max_event_bytes: Option<usize>,
-    /// Static property added to every event, KEY=VALUE; repeatable [default: none]
-    #[arg(long = "property", value_name = "KEY=VALUE")]
-    properties: Vec<String>,
-    /// Retry-After seconds sent with 503 when the queue is full [default: 5]
-    #[arg(long, value_name = "SECS")]
-    retry_after_secs: Option<u64>,
-    /// Drop payloads whose event was accepted among the last N (LiteLLM re-sends
-    /// its queue when a POST is slow); 0 turns it off [default: 100000]
-    #[arg(long, env = "LLMTAP_DEDUP_WINDOW", value_name = "EVENTS")]
-    dedup_window: Option<usize>,
-    /// On SIGTERM/SIGINT, how long to keep delivering before giving up [default: 30]
-    #[arg(long, value_name = "SECS")]
-    shutdown_timeout_secs: Option<u64>,
+    #[command(flatten)]
+    settings: ServeSettings,
 }
 
-/// The `--config` file: the same settings as the flags.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    auth_token: Option<String>,
-    insecure: Option<bool>,
-    posthog_host: Option<String>,
-    api_key: Option<String>,
-    output: Option<PathBuf>,
-    max_body_bytes: Option<usize>,
-    queue_capacity: Option<usize>,
-    queue_bytes: Option<usize>,
-    batch_size: Option<usize>,
-    flush_interval_ms: Option<u64>,
-    gzip: Option<bool>,
-    privacy_mode: Option<bool>,
-    max_event_bytes: Option<usize>,
-    properties: Option<BTreeMap<String, String>>,
-    retry_after_secs: Option<u64>,
-    dedup_window: Option<usize>,
-    shutdown_timeout_secs: Option<u64>,
+declare_settings! {
+    /// Every setting of `llmtap serve`: a flag, often an environment
+    /// variable, and a key of the `--config` file (the field name).
+    pub struct ServeSettings => Settings {
+        /// Address to listen on
+        #[arg(long, env = "LLMTAP_LISTEN", value_name = "ADDR")]
+        listen: SocketAddr = DEFAULT_LISTEN,
+        /// Bearer token required on POST /litellm, compared in constant time; never blank
+        #[arg(long, env = "LLMTAP_AUTH_TOKEN", hide_env_values = true)]
+        auth_token: AuthToken,
+        /// Allow a non-loopback --listen address without --auth-token
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        insecure: bool = false => "off",
+        /// Capture API base URL; events go to {host}/batch/
+        #[arg(long, env = ENV_HOST, value_name = "URL")]
+        posthog_host: String = DEFAULT_HOST.to_owned(),
+        /// PostHog project API key. Without one, events are written as JSONL to --output
+        #[arg(long, env = ENV_API_KEY, hide_env_values = true, value_parser = settings::api_key)]
+        #[serde(deserialize_with = "settings::api_key_from_file")]
+        api_key: ApiKey,
+        /// JSONL destination when no API key is set
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf => "stdout",
+        /// Largest request body accepted; larger ones get 413
+        #[arg(long, env = "LLMTAP_MAX_BODY_BYTES", value_name = "BYTES")]
+        max_body_bytes: usize = 20 * 1024 * 1024,
+        /// Exporter queue capacity in events; a request that does not fit gets 503
+        #[arg(long, env = "LLMTAP_QUEUE_CAPACITY", value_name = "EVENTS")]
+        queue_capacity: usize = DEFAULT_QUEUE_CAPACITY,
+        /// Exporter queue bound in bytes of event JSON; full at this or --queue-capacity
+        #[arg(long, env = "LLMTAP_QUEUE_BYTES", value_name = "BYTES")]
+        queue_bytes: usize = DEFAULT_QUEUE_BYTES,
+        /// Events per capture request
+        #[arg(long, env = "LLMTAP_BATCH_SIZE", value_name = "EVENTS")]
+        batch_size: usize = DEFAULT_BATCH_SIZE,
+        /// Longest an event waits for its batch to fill
+        #[arg(long, env = "LLMTAP_FLUSH_INTERVAL_MS", value_name = "MS")]
+        flush_interval_ms: u64 = millis(DEFAULT_FLUSH_INTERVAL),
+        /// Send capture requests uncompressed; `gzip = false` in the file
+        #[arg(long = "no-gzip", num_args = 0, default_missing_value = "false")]
+        gzip: bool = true => "gzip on",
+        /// Leave prompts and completions out of events
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        privacy_mode: bool = false => "off",
+        /// Truncate content so each event stays under this size
+        #[arg(long, value_name = "BYTES")]
+        max_event_bytes: usize = DEFAULT_MAX_EVENT_BYTES,
+        /// Static property added to every event, KEY=VALUE; repeatable; a `[properties]` table in the file
+        #[arg(long = "property", value_name = "KEY=VALUE")]
+        #[serde(deserialize_with = "settings::property_table")]
+        properties: Vec<Property> = Vec::new() => "none"; merge settings::file_then_flags,
+        /// Retry-After seconds sent with 503 when the queue is full
+        #[arg(long, value_name = "SECS")]
+        retry_after_secs: u64 = 5,
+        /// Drop payloads whose event was accepted among the last N (LiteLLM re-sends
+        /// its queue when a POST is slow); 0 turns it off
+        #[arg(long, env = "LLMTAP_DEDUP_WINDOW", value_name = "EVENTS")]
+        dedup_window: usize = 100_000,
+        /// On SIGTERM/SIGINT, how long to keep delivering before giving up
+        #[arg(long, value_name = "SECS")]
+        shutdown_timeout_secs: u64 = 30,
+    }
+}
+
+/// A duration in the milliseconds of a `_ms` setting.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl ServeArgs {
+    /// Flags and environment over the `--config` file over the defaults.
+    fn resolve(self) -> Result<Settings, String> {
+        let file = match &self.config {
+            Some(path) => settings::read_file(path)?,
+            None => ServeSettings::default(),
+        };
+        Ok(self.settings.or(file).resolve())
+    }
+}
+
+/// Where events go: the capture API with an API key, else JSONL. The one
+/// place an [`Output`] is made.
+///
+/// `max_event_bytes` reaches both the event builder (which shrinks content
+/// on the request threads) and the exporter (which only checks the size of
+/// the JSON it serializes anyway): one setting, one limit.
+fn output(s: &Settings) -> Result<Output, String> {
+    let Some(key) = &s.api_key else {
+        let sink = match &s.output {
+            Some(path) => JsonlSink::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+            None => JsonlSink::stdout(),
+        };
+        return Ok(Output::Jsonl(Arc::new(sink)));
+    };
+    // `new`, not `from_env`: clap has read POSTHOG_API_KEY and POSTHOG_HOST
+    // (the exporter's ENV_* names) already, below the flags and above the file.
+    let client = CaptureBuilder::new()
+        .api_key(key.clone())
+        .host(&s.posthog_host)
+        .queue_capacity(s.queue_capacity)
+        .queue_bytes(s.queue_bytes)
+        .batch_size(s.batch_size)
+        .flush_interval(Duration::from_millis(s.flush_interval_ms))
+        .gzip(s.gzip)
+        .max_event_bytes(s.max_event_bytes)
+        .build()
+        .map_err(|e| format!("capture settings: {e}"))?;
+    Ok(Output::Capture {
+        client: Arc::new(client),
+    })
 }
 
 /// Runs the sidecar until SIGTERM/SIGINT; exit 0 when every accepted event was delivered.
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
-    let file = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            toml::from_str::<FileConfig>(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => FileConfig::default(),
-    };
-    let listen = match args.listen.or(file.listen) {
-        Some(addr) => addr,
-        None => DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?,
-    };
-    let auth_token = args.auth_token.or(file.auth_token.map(Secret));
-    let insecure = args.insecure || file.insecure.unwrap_or(false);
-    if auth_token.is_none() && server::is_exposed(&listen) && !insecure {
+    let s = args.resolve()?;
+    if s.auth_token.is_none() && server::is_exposed(&s.listen) && !s.insecure {
         return Err(format!(
-            "refusing to listen on {listen} without --auth-token; pass --insecure to do it anyway"
+            "refusing to listen on {} without --auth-token; pass --insecure to do it anyway",
+            s.listen
         ));
     }
-
     let mut options = EventOptions::default()
-        .privacy_mode(args.privacy_mode || file.privacy_mode.unwrap_or(false))
-        .max_event_bytes(
-            args.max_event_bytes
-                .or(file.max_event_bytes)
-                .unwrap_or(DEFAULT_MAX_EVENT_BYTES),
-        );
-    for (k, v) in file.properties.unwrap_or_default() {
-        options = options.extra_property(k, v);
+        .privacy_mode(s.privacy_mode)
+        .max_event_bytes(s.max_event_bytes);
+    for Property { key, value } in &s.properties {
+        options = options.extra_property(key, value.as_str());
     }
-    for prop in &args.properties {
-        let (k, v) = prop
-            .split_once('=')
-            .ok_or_else(|| format!("--property {prop:?}: expected KEY=VALUE"))?;
-        options = options.extra_property(k.trim(), v);
-    }
-
-    let capacity = args
-        .queue_capacity
-        .or(file.queue_capacity)
-        .unwrap_or(DEFAULT_QUEUE_CAPACITY);
-    let output = match args.api_key.or(file.api_key.map(Secret)) {
-        Some(key) => {
-            let client = CaptureClient::builder()
-                .api_key(key.0)
-                .host(
-                    args.posthog_host
-                        .or(file.posthog_host)
-                        .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
-                )
-                .queue_capacity(capacity)
-                .queue_bytes(
-                    args.queue_bytes
-                        .or(file.queue_bytes)
-                        .unwrap_or(DEFAULT_QUEUE_BYTES),
-                )
-                .batch_size(
-                    args.batch_size
-                        .or(file.batch_size)
-                        .unwrap_or(DEFAULT_BATCH_SIZE),
-                )
-                .flush_interval(Duration::from_millis(
-                    args.flush_interval_ms
-                        .or(file.flush_interval_ms)
-                        .unwrap_or(DEFAULT_FLUSH_INTERVAL_MS),
-                ))
-                .gzip(!args.no_gzip && file.gzip.unwrap_or(true))
-                .max_event_bytes(options.max_event_bytes)
-                .build()
-                .map_err(|e| format!("capture settings: {e}"))?;
-            Output::Capture {
-                client: Arc::new(client),
-            }
-        }
-        None => {
-            let sink = match args.output.or(file.output) {
-                Some(path) => JsonlSink::create(&path)
-                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
-                None => JsonlSink::stdout(),
-            };
-            Output::Jsonl(Arc::new(sink))
-        }
-    };
+    let output = output(&s)?;
 
     let state = Arc::new(AppState {
         output,
         options,
         metrics: Metrics::default(),
-        auth_token,
-        retry_after_secs: args
-            .retry_after_secs
-            .or(file.retry_after_secs)
-            .unwrap_or(DEFAULT_RETRY_AFTER_SECS),
-        recent: RecentEvents::new(
-            args.dedup_window
-                .or(file.dedup_window)
-                .unwrap_or(DEFAULT_DEDUP_WINDOW),
-        ),
+        auth_token: s.auth_token,
+        retry_after_secs: s.retry_after_secs,
+        recent: RecentEvents::new(s.dedup_window),
     });
-    let max_body = args
-        .max_body_bytes
-        .or(file.max_body_bytes)
-        .unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = tokio::net::TcpListener::bind(s.listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", s.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("llmtap serve: listening on http://{bound}");
     let destination = match &state.output {
         Output::Capture { .. } => "the capture API",
-        Output::Jsonl(_) => "JSONL (no POSTHOG_API_KEY)",
+        Output::Jsonl(_) => "JSONL (no API key)",
     };
     tracing::info!(%bound, destination, "Serving.");
 
-    axum::serve(listener, server::router(state.clone(), max_body))
+    axum::serve(listener, server::router(state.clone(), s.max_body_bytes))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))?;
 
-    let timeout = Duration::from_secs(
-        args.shutdown_timeout_secs
-            .or(file.shutdown_timeout_secs)
-            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
-    );
+    let timeout = Duration::from_secs(s.shutdown_timeout_secs);
     let report = state
         .output
         .shutdown(timeout)
@@ -291,4 +234,172 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     eprintln!("llmtap serve: shutting down, flushing accepted events");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use clap::Parser;
+
+    use super::*;
+
+    /// `llmtap serve`'s arguments alone, as the binary parses them.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = std::iter::once("serve").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.serve)
+    }
+
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    fn props(settings: &Settings) -> Vec<(&str, &str)> {
+        settings
+            .properties
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect()
+    }
+
+    /// The only test that sets these variables: clap reads the environment
+    /// when the command is built, so this one test holds the whole order.
+    #[test]
+    fn a_flag_beats_the_environment_beats_the_file_beats_the_default() {
+        std::env::set_var("LLMTAP_BATCH_SIZE", "8");
+        std::env::set_var("LLMTAP_QUEUE_CAPACITY", "8");
+        std::env::remove_var("LLMTAP_DEDUP_WINDOW");
+        std::env::remove_var("LLMTAP_FLUSH_INTERVAL_MS");
+        let file = config_file(
+            "batch_size = 9\nqueue_capacity = 9\ndedup_window = 9\nprivacy_mode = true\n\
+             gzip = false\n[properties]\nregion = \"eu\"\nteam = \"file\"\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let args = parse(&[
+            "--config",
+            path,
+            "--batch-size",
+            "7",
+            "--property",
+            "team=flag",
+        ]);
+        let s = args.unwrap().resolve().unwrap();
+        std::env::remove_var("LLMTAP_BATCH_SIZE");
+        std::env::remove_var("LLMTAP_QUEUE_CAPACITY");
+
+        assert_eq!(s.batch_size, 7, "the flag");
+        assert_eq!(s.queue_capacity, 8, "the environment");
+        assert_eq!(s.dedup_window, 9, "the file");
+        assert_eq!(s.flush_interval_ms, 1000, "the default");
+        assert!(s.privacy_mode && !s.gzip, "booleans from the file");
+        // The file's table, then the flags: the last `team` is the one events get.
+        assert_eq!(
+            props(&s),
+            [("region", "eu"), ("team", "file"), ("team", "flag")]
+        );
+    }
+
+    #[test]
+    fn flags_that_take_no_value_override_the_file() {
+        let file = ServeSettings {
+            insecure: Some(false),
+            gzip: Some(true),
+            ..ServeSettings::default()
+        };
+        let flags = parse(&["--insecure", "--no-gzip"]).unwrap().settings;
+        let s = flags.or(file).resolve();
+        assert!(s.insecure && !s.gzip);
+        let absent = parse(&[]).unwrap().settings;
+        assert_eq!(
+            (absent.insecure, absent.gzip),
+            (None, None),
+            "absent is unset"
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_library_constants() {
+        let s = ServeSettings::default().resolve();
+        assert_eq!(s.listen, "127.0.0.1:4319".parse().unwrap());
+        assert_eq!(s.posthog_host, DEFAULT_HOST);
+        assert_eq!(s.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+        assert_eq!(s.queue_bytes, DEFAULT_QUEUE_BYTES);
+        assert_eq!(s.batch_size, DEFAULT_BATCH_SIZE);
+        assert_eq!(
+            Duration::from_millis(s.flush_interval_ms),
+            DEFAULT_FLUSH_INTERVAL
+        );
+        assert_eq!(s.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
+        assert!(s.gzip && !s.insecure && !s.privacy_mode);
+        assert!(s.auth_token.is_none() && s.api_key.is_none() && s.output.is_none());
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_naming_it() {
+        let file = config_file("batch_size = 5\nlisten_on = \"127.0.0.1:1\"\n");
+        let err = parse(&["--config", file.path().to_str().unwrap()])
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(err.contains("unknown field `listen_on`"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        // Not a setting of the file: the file cannot name another file.
+        let err =
+            settings::read_file::<ServeSettings>(config_file("config = \"x\"").path()).unwrap_err();
+        assert!(err.contains("unknown field `config`"), "{err}");
+    }
+
+    #[test]
+    fn a_blank_auth_token_is_refused() {
+        for blank in ["", "  "] {
+            let err = parse(&["--auth-token", blank]).unwrap_err();
+            assert!(err.to_string().contains("empty or blank"), "{err}");
+            let file = config_file(&format!("auth_token = \"{blank}\"\n"));
+            let err = settings::read_file::<ServeSettings>(file.path()).unwrap_err();
+            assert!(err.contains("empty or blank"), "{err}");
+        }
+        let token = parse(&["--auth-token", " t0ken "])
+            .unwrap()
+            .settings
+            .auth_token;
+        assert_eq!(
+            token.unwrap().0.as_bytes(),
+            b"t0ken",
+            "trimmed as clients' are"
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_help_and_file_errors() {
+        let args = parse(&["--auth-token", "tok-123", "--api-key", "phc_456"]).unwrap();
+        let s = args.resolve().unwrap();
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("tok-123") && !debug.contains("phc_456"),
+            "{debug}"
+        );
+        assert!(debug.contains("**REDACTED**"));
+
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        for flag in ["--auth-token", "--api-key"] {
+            let line = help.lines().find(|l| l.contains(flag)).unwrap();
+            assert!(line.contains("[default: none]"), "{line}");
+        }
+
+        // toml would quote the broken line, and with it the token.
+        let file = config_file("auth_token = \"tok-123\nbatch_size = 1\n");
+        let err = settings::read_file::<ServeSettings>(file.path()).unwrap_err();
+        assert!(!err.contains("tok-123"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+    }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 use llmtap::EventOptions;
+use llmtap_export::ApiKey;
 
 pub use dedup::RecentEvents;
 pub use metrics::Metrics;
@@ -30,20 +31,72 @@ pub struct AppState {
     /// Counters behind `/metrics`.
     pub metrics: Metrics,
     /// Bearer token required on `POST /litellm`, if any.
-    pub auth_token: Option<Secret>,
+    pub auth_token: Option<AuthToken>,
     /// Seconds suggested in `Retry-After` when the queue is full.
     pub retry_after_secs: u64,
     /// Uuids accepted recently, to drop LiteLLM's re-sends.
     pub recent: RecentEvents,
 }
 
-/// A value that must not reach logs: `Debug` redacts it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+/// The bearer token `POST /litellm` requires.
+///
+/// It is as secret as the PostHog key, so it is held the same way: in the
+/// exporter's [`ApiKey`], whose `Debug` and `Display` print `**REDACTED**`.
+/// There is one redaction for every secret of the binary. Never blank: an
+/// empty token would still lift the refusal to listen beyond loopback
+/// without one, while no client could send it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct AuthToken(pub Redacted);
 
-impl std::fmt::Debug for Secret {
+/// A secret string inside an [`ApiKey`]; reading it is explicit. (A layer
+/// of its own only because `routes.rs` reads the token as `.0.as_bytes()`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted(ApiKey);
+
+impl Redacted {
+    /// The secret itself, for the constant-time comparison and nowhere else.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.expose().as_bytes()
+    }
+}
+
+/// Why a token was refused; never holds the token.
+#[derive(Debug)]
+pub struct BlankToken;
+
+impl std::fmt::Display for BlankToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("**REDACTED**")
+        f.write_str("the auth token must not be empty or blank")
+    }
+}
+
+impl std::error::Error for BlankToken {}
+
+impl AuthToken {
+    /// The token without surrounding whitespace (clients' tokens are
+    /// trimmed too), refused when nothing is left.
+    pub fn new(token: &str) -> Result<Self, BlankToken> {
+        match token.trim() {
+            "" => Err(BlankToken),
+            token => Ok(AuthToken(Redacted(ApiKey::new(token)))),
+        }
+    }
+}
+
+impl std::str::FromStr for AuthToken {
+    type Err = BlankToken;
+
+    fn from_str(s: &str) -> Result<Self, BlankToken> {
+        AuthToken::new(s)
+    }
+}
+
+impl TryFrom<String> for AuthToken {
+    type Error = BlankToken;
+
+    fn try_from(s: String) -> Result<Self, BlankToken> {
+        AuthToken::new(&s)
     }
 }
 

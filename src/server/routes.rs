@@ -7,10 +7,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use llmtap::payload::split_body;
-use llmtap::{
-    build_event_with_usage, normalize, Event, HeaderProperties, Payload, SinkError, Usage,
-};
+use llmtap::split_body;
+use llmtap::{Event, HeaderProperties, Payload, Pipeline, Processed, SinkError, Usage};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -83,6 +81,8 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         state.metrics.rejected(reason);
         errors.push(format!("{location}: {detail}"));
     };
+    // One per request (not per payload) until AppState holds the pipeline.
+    let pipeline = Pipeline::new(state.options.clone());
     let mut ready = Vec::with_capacity(entries.len());
     for entry in &entries {
         state.metrics.received();
@@ -97,9 +97,8 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
                 continue;
             }
         };
-        let usage = normalize(&payload);
-        match build_event_with_usage(&payload, &usage, &caller, &state.options) {
-            Ok(event) => ready.push((
+        match pipeline.process(&payload, &caller) {
+            Ok(Processed { event, usage, .. }) => ready.push((
                 event,
                 Call {
                     provider: payload.provider().to_owned(),

@@ -7,25 +7,17 @@
 
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
-
-/// Anything with a known serialized size.
-pub(crate) trait Weighed {
+/// An event as a destination encoded it, with its size in that encoding.
+///
+/// Batches close by bytes as well as by count, so the worker must know what
+/// each item adds to the request; an [`Exporter`](crate::Exporter)'s items
+/// say so here. Called more than once per item: keep it O(1) (a stored
+/// length, not a re-serialization).
+pub trait Weighed {
+    /// Bytes this item adds to a batch. The batcher adds one byte between
+    /// items (a JSON array's comma) and the exporter's
+    /// [`batch_overhead`](crate::Exporter::batch_overhead) once per batch.
     fn bytes(&self) -> usize;
-}
-
-/// An event ready for the wire: serialized once, so size checks, batching and
-/// retries never serialize it again.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub uuid: Uuid,
-    pub json: Vec<u8>,
-}
-
-impl Weighed for Prepared {
-    fn bytes(&self) -> usize {
-        self.json.len()
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +26,7 @@ pub(crate) struct Limits {
     pub max_events: usize,
     /// Bytes per request body, envelope included, before compression.
     pub max_bytes: usize,
-    /// Bytes of the body that are not events (`{"api_key":...,"batch":[`...).
+    /// Bytes of the body that are not events (PostHog: `{"api_key":...,"batch":[`...).
     pub overhead: usize,
 }
 

@@ -1,5 +1,5 @@
-//! The handle callers hold: capture on the hot path, flush and shut down with
-//! a bound, read the counters.
+//! The handle callers hold, whatever the destination: capture on the hot
+//! path, flush and shut down with a bound, read the counters.
 
 use std::fmt;
 use std::future::Future;
@@ -11,33 +11,39 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::config::{CaptureBuilder, Config, FullPolicy};
-use super::error::ConfigError;
-use super::queue::Refused;
-use super::stats::{DropCounts, DropReason, Stats};
-use super::validate::validate;
-use super::wait::{block_on, race, Either};
-use super::worker::{Progress, Shared, Worker};
-use llmtap::event::Event;
-use llmtap::sink::{Sink, SinkError};
-
-const THREAD_NAME: &str = "llmtap-capture";
+use crate::error::ConfigError;
+use crate::exporter::Exporter;
+use crate::queue::Refused;
+use crate::settings::{FullPolicy, Settings};
+use crate::stats::{DropCounts, DropReason, Stats};
+use crate::wait::{block_on, race, Either};
+use crate::worker::{Progress, Shared, Worker};
+use llmtap::Event;
+use llmtap::{Sink, SinkError};
 /// How long a client dropped without `shutdown` lets its worker keep sending.
 const DROP_GRACE: Duration = Duration::from_secs(5);
 /// Slack after a shutdown deadline for the worker's final bookkeeping.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(250);
 
-/// Ships events to a PostHog capture API in batches, from a worker thread.
+/// Ships events to one [`Exporter`] in batches, from a worker thread with its
+/// own runtime: the queue, batching, retries, counters and flush/shutdown
+/// every destination shares.
 ///
-/// See the [module docs](super) for what is guaranteed. Not `Clone`: wrap it
-/// in an `Arc` to share it (`Arc<CaptureClient>` is a [`Sink`] too).
-pub struct CaptureClient {
+/// [`CaptureClient`](crate::CaptureClient) is this client for PostHog. See
+/// the [crate docs](crate) for what is guaranteed. Not `Clone`: wrap it in an
+/// `Arc` to share it (`Arc<ExportClient<E>>` is a [`Sink`] too).
+///
+/// One client feeds one destination. A later fan-out to several (or a
+/// durable spool in front of one) is an `Exporter` wrapping others, so this
+/// client, its queue and its accounting stay as they are.
+pub struct ExportClient<E: Exporter> {
+    /// Shared with the worker; the client only calls `validate` on it.
+    exporter: Arc<E>,
     shared: Arc<Shared>,
     /// The worker's runtime: flush/shutdown timers run there, so they are
     /// real even when the caller's runtime is paused or absent.
     runtime: tokio::runtime::Handle,
     when_full: FullPolicy,
-    url: String,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -48,7 +54,7 @@ pub struct CaptureClient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryReport {
-    /// Events the server acknowledged, since the client was built.
+    /// Events the destination acknowledged, since the client was built.
     pub delivered: u64,
     /// Events dropped, by reason, since the client was built.
     pub dropped: DropCounts,
@@ -89,30 +95,31 @@ impl DeliveryReport {
     }
 }
 
-impl CaptureClient {
-    /// A builder with defaults from `POSTHOG_API_KEY` and `POSTHOG_HOST`.
-    pub fn builder() -> CaptureBuilder {
-        CaptureBuilder::from_env()
-    }
-
-    pub(crate) fn start(config: Config) -> Result<Self, ConfigError> {
-        let shared = Arc::new(Shared::new(config.queue_capacity, config.queue_bytes));
+impl<E: Exporter> ExportClient<E> {
+    /// Checks `settings` against the exporter (its batch envelope must fit
+    /// with one event of `max_event_bytes`) and starts the worker thread,
+    /// named `llmtap-{name}`.
+    pub fn start(exporter: E, settings: Settings) -> Result<Self, ConfigError> {
+        settings.check(exporter.batch_overhead())?;
+        let exporter = Arc::new(exporter);
+        let thread_name = format!("llmtap-{}", exporter.name());
+        let shared = Arc::new(Shared::new(settings.queue_capacity, settings.queue_bytes));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .thread_name(THREAD_NAME)
+            .thread_name(thread_name.clone())
             .build()
             .map_err(ConfigError::Worker)?;
         let handle = runtime.handle().clone();
-        let worker = Worker::new(&config, shared.clone());
+        let worker = Worker::new(exporter.clone(), &settings, shared.clone());
         let thread = std::thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
+            .name(thread_name)
             .spawn(move || runtime.block_on(worker.run()))
             .map_err(ConfigError::Worker)?;
-        Ok(CaptureClient {
+        Ok(ExportClient {
+            exporter,
             shared,
             runtime: handle,
-            when_full: config.when_full,
-            url: printable(&config.url),
+            when_full: settings.when_full,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -123,7 +130,7 @@ impl CaptureClient {
     /// counted and returned as [`SinkError::Dropped`] with its reason:
     /// `invalid`, `queue_full` or `closed`.
     pub fn capture(&self, event: Event) -> Result<(), SinkError> {
-        if let Err(why) = validate(&event) {
+        if let Err(why) = self.exporter.validate(&event) {
             self.shared.counters.dropped(DropReason::Invalid, 1);
             tracing::debug!(uuid = %event.uuid, "event refused: {why}");
             return Err(SinkError::dropped(DropReason::Invalid));
@@ -146,12 +153,15 @@ impl CaptureClient {
     /// request loudly beats accepting it and dropping part of it later.
     ///
     /// Never waits. Invalid events are dropped and counted as in
-    /// [`CaptureClient::capture`]; `Ok` says how many were queued. When the
+    /// [`ExportClient::capture`]; `Ok` says how many were queued. When the
     /// queue lacks room for all the valid ones, or is shut down, they are
     /// handed back untouched and nothing is counted: the caller owns the refusal.
     pub fn capture_all(&self, events: Vec<Event>) -> Result<usize, Vec<Event>> {
         let total = events.len();
-        let valid: Vec<Event> = events.into_iter().filter(|e| validate(e).is_ok()).collect();
+        let valid: Vec<Event> = events
+            .into_iter()
+            .filter(|e| self.exporter.validate(e).is_ok())
+            .collect();
         let invalid = total - valid.len();
         if invalid > 0 {
             self.shared
@@ -215,13 +225,13 @@ impl CaptureClient {
         }
     }
 
-    /// [`CaptureClient::flush`] for sync code. Blocks the calling thread; in
+    /// [`ExportClient::flush`] for sync code. Blocks the calling thread; in
     /// async code prefer the async version.
     pub fn flush_blocking(&self, timeout: Duration) -> DeliveryReport {
         block_on(self.flush(timeout))
     }
 
-    /// [`CaptureClient::shutdown`] for sync code; also joins the worker
+    /// [`ExportClient::shutdown`] for sync code; also joins the worker
     /// thread once it has finished.
     pub fn shutdown_blocking(&self, timeout: Duration) -> DeliveryReport {
         let report = block_on(self.shutdown(timeout));
@@ -262,17 +272,17 @@ impl CaptureClient {
     }
 }
 
-impl fmt::Debug for CaptureClient {
+impl<E: Exporter + fmt::Debug> fmt::Debug for ExportClient<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CaptureClient")
-            .field("url", &self.url)
+        f.debug_struct("ExportClient")
+            .field("exporter", &self.exporter)
             .field("when_full", &self.when_full)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for CaptureClient {
+impl<E: Exporter> Drop for ExportClient<E> {
     /// Starts a shutdown with a short grace period but does not wait for it:
     /// dropping must not block (it may happen inside a runtime). Call
     /// `shutdown` to know what was delivered.
@@ -282,15 +292,15 @@ impl Drop for CaptureClient {
 }
 
 #[async_trait]
-impl Sink for CaptureClient {
+impl<E: Exporter> Sink for ExportClient<E> {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
-        CaptureClient::capture(self, event)
+        ExportClient::capture(self, event)
     }
 
     /// All or none: when the queue lacks room for every valid event, none is
     /// queued (and none counted) and the error says how many were refused.
     fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
-        CaptureClient::capture_all(self, events).map_err(|refused| SinkError::Dropped {
+        ExportClient::capture_all(self, events).map_err(|refused| SinkError::Dropped {
             count: refused.len() as u64,
             reason: if self.shared.queue.is_closed() {
                 DropReason::Closed
@@ -304,7 +314,7 @@ impl Sink for CaptureClient {
     /// events were dropped while it waited.
     async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
         let before = self.shared.counters.drop_counts();
-        CaptureClient::flush(self, timeout)
+        ExportClient::flush(self, timeout)
             .await
             .into_result(&before)
     }
@@ -312,19 +322,10 @@ impl Sink for CaptureClient {
     /// Errs with `Timeout` if events are still pending, or `Dropped` if any
     /// event was ever dropped.
     async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
-        CaptureClient::shutdown(self, timeout)
+        ExportClient::shutdown(self, timeout)
             .await
             .into_result(&DropCounts::default())
     }
-}
-
-/// The URL without any password, for `Debug`.
-fn printable(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    if url.password().is_some() {
-        let _ = url.set_password(Some("**REDACTED**"));
-    }
-    url.to_string()
 }
 
 /// `now + timeout`, saturating far in the future instead of overflowing.

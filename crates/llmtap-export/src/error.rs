@@ -3,9 +3,11 @@
 use thiserror::Error;
 
 #[cfg(doc)]
-use super::CaptureBuilder;
+use crate::{CaptureBuilder, ExportClient};
 
-/// Why a [`CaptureBuilder`] could not build a client.
+/// Why a client could not be built: a shared setting
+/// ([`ExportClient::start`]), or one of PostHog's ([`CaptureBuilder::build`]:
+/// key, host, headers, HTTP client).
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -39,6 +41,6 @@ pub enum ConfigError {
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
     /// The worker thread or its runtime could not start.
-    #[error("cannot start the capture worker: {0}")]
+    #[error("cannot start the export worker: {0}")]
     Worker(#[source] std::io::Error),
 }

@@ -1,14 +1,54 @@
-//! A batching exporter to a PostHog-style capture API (`POST {host}/batch/`).
+//! Delivery of llmtap events over the network: the machinery written once,
+//! behind a transport-neutral [`Exporter`] trait, and one folder per
+//! destination (PostHog's capture API today).
 //!
 //! ```text
-//! capture() ─► validate ─► bounded queue ─► worker thread: batcher ─► gzip ─► POST ─► retry
-//!  (caller)                  (FullPolicy)     (own tokio runtime)                   (classify)
+//! capture() ─► validate ─► bounded queue ─► worker thread, own tokio runtime:
+//!  (caller)   (exporter's)   (FullPolicy)     encode once ─► batcher ─► Exporter::export
+//!                                             ◄─ an Outcome per event: delivered, retry
+//!                                                after backoff, split in halves, dropped
 //! ```
 //!
-//! [`CaptureClient::capture`] only validates and enqueues: it never waits on
+//! [`ExportClient::capture`] only validates and enqueues: it never waits on
 //! the network. A named worker thread with its own small tokio runtime does
 //! the rest, so the client works the same from sync code, from any runtime,
 //! and from a current-thread runtime that `flush` can therefore not deadlock.
+//!
+//! # Rooms
+//!
+//! The machinery, which names no destination:
+//! - `exporter`: the contract. [`Exporter`] encodes one event and sends one
+//!   batch; it answers an [`Outcome`] per event inside an [`Answer`].
+//! - `client`: [`ExportClient`], what callers hold: `capture`/`capture_all`,
+//!   `flush`/`shutdown` with timeouts and a [`DeliveryReport`], `stats`, the
+//!   [`Sink`](llmtap::Sink) impl.
+//! - `settings`: [`Settings`] and the `DEFAULT_*` for queue, batches and
+//!   retries; [`FullPolicy`].
+//! - `queue`: the bounded queue (events and bytes) between caller and worker.
+//! - `batcher`: where a batch ends, by count, bytes and age (pure; proptest);
+//!   [`Weighed`] is how an encoded event states its size.
+//! - `worker`: the thread's loop: drain, encode once, batch, export, apply
+//!   each outcome (retry, halve on `Split`, count drops), settle in order.
+//! - `retry`: backoff with full jitter under a per-batch deadline (pure).
+//! - `stats`: live counters; [`Stats`], [`DropCounts`], [`Rejection`].
+//! - `clock`: the injectable time of retries ([`Clock`]); `wait`: `race` and
+//!   a `block_on` that is safe inside any runtime; `error`: [`ConfigError`].
+//!
+//! One folder per destination, `posthog/` today: [`CaptureBuilder`],
+//! [`CaptureClient`] (= `ExportClient<PostHog>`), the `/batch/` envelope and
+//! gzip, HTTP status rules, 413 → `Split`, per-event validation, [`ApiKey`].
+//!
+//! # Adding a destination
+//!
+//! Implement [`Exporter`] in a new folder (an `otlp/`, a `postgres/`) and
+//! start it with [`ExportClient::start`]`(exporter, Settings::default())`:
+//! queueing, batching, retries, accounting and shutdown come with it.
+//! A durable spool or a fan-out to several destinations is an `Exporter`
+//! too (one that answers `Delivered` once a record is on disk, or once
+//! every destination it wraps did; see [`Outcome`]), so callers keep one
+//! client and one [`DeliveryReport`].
+//!
+//! # PostHog
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -31,7 +71,9 @@
 //!
 //! - **Accepted means tracked.** Every event `capture` accepts is either
 //!   acknowledged by the server (a 2xx for its batch) or dropped and counted
-//!   under one [`DropReason`]; [`CaptureClient::stats`] shows both at any time.
+//!   under one [`DropReason`]; [`ExportClient::stats`] shows both at any time.
+//!   This and what follows holds for every exporter; only the examples
+//!   (statuses, validation rules) are PostHog's.
 //! - **Dropped only for a reason**, and counted under it:
 //!   - `queue_full`: the queue was full (see [`FullPolicy`]);
 //!   - `invalid`: empty `event` or `distinct_id`, or a bad timestamp, which
@@ -39,8 +81,8 @@
 //!   - `oversized`: over `max_event_bytes` even after
 //!     [`Event::fit_within`](llmtap::Event::fit_within) shrank its content;
 //!   - `rejected`: the server refused with a status retrying cannot fix (400,
-//!     401, 403, ...); a 413 first splits the batch in halves, so only an
-//!     event too large on its own is dropped;
+//!     401, 403, ...); a 413 (`Split`) first splits the batch in halves, so
+//!     only an event too large on its own is dropped;
 //!   - `retries_exhausted`: transient failures outlasted `retry_deadline`;
 //!   - `shutdown_timeout`: still undelivered when `shutdown` ran out of time;
 //!   - `closed`: captured after shutdown began.
@@ -50,16 +92,21 @@
 //!   error, a timeout or 408/429/5xx, with its events' stable `uuid`s. A
 //!   request that timed out after the server processed it can therefore
 //!   arrive twice; PostHog does not promise to deduplicate by `uuid`.
-//! - **Order.** One batch is in flight at a time, in capture order.
+//! - **Order.** One batch is in flight at a time, in capture order. (An
+//!   exporter answering per event gets the events it asked to retry again
+//!   after their neighbours were delivered.)
 //! - **Flush is safe to call anytime.** Events captured while a flush is in
 //!   flight are not waited for, but they are never lost either.
-//! - **Shut down to lose nothing.** Call [`CaptureClient::shutdown`] (or
+//! - **Shut down to lose nothing.** Call [`ExportClient::shutdown`] (or
 //!   `shutdown_blocking`) with a timeout before exit: it sends the last
 //!   partial batch and reports what was delivered and dropped. Dropping the
 //!   client instead gives the worker 5 seconds in the background and waits
 //!   for nothing.
 //!
 //! # Settings
+//!
+//! [`CaptureBuilder`]'s methods; all but `api_key`, `host`, `gzip`,
+//! `request_timeout`, `http_client` and `header` are [`Settings`]' too.
 //!
 //! | builder method | default |
 //! |---|---|
@@ -71,7 +118,7 @@
 //! | `batch_size` | [`DEFAULT_BATCH_SIZE`] events |
 //! | `batch_bytes` | [`DEFAULT_BATCH_BYTES`] (JSON before gzip, at most [`MAX_BATCH_BYTES`]) |
 //! | `flush_interval` | [`DEFAULT_FLUSH_INTERVAL`] |
-//! | `max_event_bytes` | [`DEFAULT_MAX_EVENT_BYTES`](llmtap::event::DEFAULT_MAX_EVENT_BYTES) |
+//! | `max_event_bytes` | [`DEFAULT_MAX_EVENT_BYTES`](llmtap::DEFAULT_MAX_EVENT_BYTES) |
 //! | `gzip` | on |
 //! | `request_timeout` | [`DEFAULT_REQUEST_TIMEOUT`] |
 //! | `initial_backoff`, `max_backoff` | [`DEFAULT_INITIAL_BACKOFF`], [`DEFAULT_MAX_BACKOFF`] (full jitter) |
@@ -80,29 +127,37 @@
 //! | `header` | none |
 //! | `clock` | [`SystemClock`] |
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod batcher;
 mod client;
 mod clock;
-mod config;
 mod error;
+mod exporter;
+mod posthog;
 mod queue;
 mod retry;
-mod secret;
+mod settings;
 mod stats;
-mod transport;
-mod validate;
 mod wait;
 mod worker;
 
-pub use client::{CaptureClient, DeliveryReport};
+// The generic machinery: one client for any destination.
+pub use batcher::Weighed;
+pub use client::{DeliveryReport, ExportClient};
 pub use clock::{Clock, Sleep, SystemClock};
-pub use config::{
-    CaptureBuilder, FullPolicy, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
-    DEFAULT_HOST, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_QUEUE_BYTES,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_DEADLINE, ENV_API_KEY, ENV_HOST,
-    MAX_BATCH_BYTES,
-};
 pub use error::ConfigError;
-pub use retry::{classify, parse_retry_after, Decision, Outcome};
-pub use secret::ApiKey;
+pub use exporter::{Answer, Exporter, Outcome};
+pub use settings::{
+    FullPolicy, Settings, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_DEADLINE,
+};
 pub use stats::{DropCounts, DropReason, Rejection, Stats};
+
+// PostHog's capture API.
+pub use posthog::{
+    ApiKey, CaptureBuilder, CaptureClient, PostHog, DEFAULT_HOST, DEFAULT_REQUEST_TIMEOUT,
+    ENV_API_KEY, ENV_HOST, MAX_BATCH_BYTES,
+};

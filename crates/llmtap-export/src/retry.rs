@@ -1,67 +1,24 @@
-//! When to send a batch again, and how long to wait first.
+//! How long to wait before sending a batch again, and when to give up.
 //!
-//! The decision is pure (no I/O, time passed in) so every status and header
-//! shape is unit-tested; the worker's loop only applies it. The rules are
-//! PostHog's: network errors, timeouts, 408, 429 and 500/502/503/504 are
-//! transient; 400, 401, 403 and 413 will fail the same way again.
+//! Pure (no I/O; time and the random sample are passed in), so the backoff
+//! and the deadline are unit-tested without sleeping; the worker's loop only
+//! applies it. What counts as transient is the destination's call: its
+//! [`Exporter`](crate::Exporter) answers [`Outcome::RetryAfter`](crate::Outcome::RetryAfter)
+//! (PostHog's HTTP rules are in `posthog/status.rs`).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// What one attempt to send a batch produced, as far as retrying cares.
+/// What to do after a failed attempt: the retry policy's input. The worker
+/// builds it from [`Outcome::RetryAfter`](crate::Outcome::RetryAfter); an
+/// HTTP destination's status rules (PostHog's `classify`) produce it too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Outcome<'a> {
-    /// The server answered with this status.
-    Status {
-        /// The HTTP status code.
-        code: u16,
-        /// The raw `Retry-After` header, if any.
-        retry_after: Option<&'a str>,
-    },
-    /// No answer within the request timeout.
-    Timeout,
-    /// No answer: connection refused or reset, DNS or TLS failure.
-    Network,
-    /// The request could not be built; sending it again cannot help.
-    Unsendable,
-}
-
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Transient: send again after the usual backoff.
     Retry,
-    /// Transient, and the server said how long to wait: wait at least this.
+    /// Transient, and the destination said how long to wait: wait at least this.
     Throttled(Duration),
-    /// Do not send this batch again. A 2xx classifies here too: it is done.
+    /// Do not send this batch again (`classify` puts a 2xx here too: it is done).
     Fatal,
-}
-
-/// Classifies one attempt. `now` resolves `Retry-After` given as an HTTP date.
-pub fn classify(outcome: Outcome<'_>, now: SystemTime) -> Decision {
-    match outcome {
-        Outcome::Timeout | Outcome::Network => Decision::Retry,
-        Outcome::Unsendable => Decision::Fatal,
-        Outcome::Status { code, retry_after } => match code {
-            429 | 503 => match retry_after.and_then(|v| parse_retry_after(v, now)) {
-                Some(wait) => Decision::Throttled(wait),
-                None => Decision::Retry,
-            },
-            408 | 500 | 502 | 504 => Decision::Retry,
-            _ => Decision::Fatal,
-        },
-    }
-}
-
-/// Reads `Retry-After` as delay-seconds or an HTTP date. A date in the past
-/// means no wait; anything unreadable is ignored (`None`).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Retry timing for one batch.
@@ -79,7 +36,7 @@ pub(crate) struct RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
     Wait(Duration),
-    /// Do not retry: the server refused (`Fatal`).
+    /// Do not retry: the destination refused (`Fatal`).
     Refused,
     /// Would retry, but the wait would end past the deadline.
     OutOfTime,
@@ -126,92 +83,6 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn status(code: u16) -> Outcome<'static> {
-        Outcome::Status {
-            code,
-            retry_after: None,
-        }
-    }
-
-    fn now() -> SystemTime {
-        // 2026-11-23T00:00:00Z
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_392_000)
-    }
-
-    #[test]
-    fn transient_statuses_retry() {
-        for code in [408, 429, 500, 502, 503, 504] {
-            assert_eq!(classify(status(code), now()), Decision::Retry, "{code}");
-        }
-        assert_eq!(classify(Outcome::Timeout, now()), Decision::Retry);
-        assert_eq!(classify(Outcome::Network, now()), Decision::Retry);
-    }
-
-    #[test]
-    fn permanent_statuses_never_retry() {
-        for code in [400, 401, 403, 404, 413, 422, 501, 505, 301, 200, 204] {
-            assert_eq!(classify(status(code), now()), Decision::Fatal, "{code}");
-        }
-        assert_eq!(classify(Outcome::Unsendable, now()), Decision::Fatal);
-    }
-
-    #[test]
-    fn retry_after_seconds_on_429_and_503() {
-        for code in [429, 503] {
-            let outcome = Outcome::Status {
-                code,
-                retry_after: Some(" 120 "),
-            };
-            assert_eq!(
-                classify(outcome, now()),
-                Decision::Throttled(Duration::from_secs(120))
-            );
-        }
-    }
-
-    #[test]
-    fn retry_after_http_date() {
-        let outcome = Outcome::Status {
-            code: 429,
-            retry_after: Some("Mon, 23 Nov 2026 00:00:45 GMT"),
-        };
-        assert_eq!(
-            classify(outcome, now()),
-            Decision::Throttled(Duration::from_secs(45))
-        );
-        // A date already past means "now", not an error.
-        let past = Outcome::Status {
-            code: 503,
-            retry_after: Some("Sun, 22 Nov 2026 23:00:00 GMT"),
-        };
-        assert_eq!(classify(past, now()), Decision::Throttled(Duration::ZERO));
-    }
-
-    #[test]
-    fn unreadable_retry_after_falls_back_to_backoff() {
-        for value in ["soon", "-5", "1.5", ""] {
-            let outcome = Outcome::Status {
-                code: 429,
-                retry_after: Some(value),
-            };
-            assert_eq!(classify(outcome, now()), Decision::Retry, "{value:?}");
-        }
-    }
-
-    #[test]
-    fn retry_after_is_ignored_where_it_is_not_a_throttle() {
-        let outcome = Outcome::Status {
-            code: 500,
-            retry_after: Some("30"),
-        };
-        assert_eq!(classify(outcome, now()), Decision::Retry);
-        let outcome = Outcome::Status {
-            code: 400,
-            retry_after: Some("30"),
-        };
-        assert_eq!(classify(outcome, now()), Decision::Fatal);
-    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy {

@@ -27,6 +27,11 @@ impl DropCounts {
         self.0.iter().sum()
     }
 
+    /// Counts `n` more drops for `reason`.
+    pub(crate) fn add(&mut self, reason: DropReason, n: u64) {
+        self.0[reason.index()] += n;
+    }
+
     /// Drops counted since `earlier`, a snapshot of the same counters.
     pub(crate) fn since(&self, earlier: &DropCounts) -> DropCounts {
         let mut diff = *self;
@@ -63,15 +68,17 @@ impl fmt::Display for DropCounts {
     }
 }
 
-/// The last batch the server refused, kept so an operator can see why
+/// The last batch the destination refused, kept so an operator can see why
 /// without trawling logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// The HTTP status, or `None` when the request could not even be sent.
+    /// The destination's status (PostHog: the HTTP status), or `None` when
+    /// there was none (the request could not even be sent).
     pub status: Option<u16>,
     /// Events in the refused batch.
     pub events: usize,
-    /// The server's message (start of the response body), API key redacted.
+    /// The destination's message (PostHog: the start of the response body,
+    /// API key redacted).
     pub message: String,
 }
 
@@ -81,7 +88,7 @@ pub struct Rejection {
 pub struct Stats {
     /// Events taken into the queue.
     pub accepted: u64,
-    /// Events the server acknowledged with a 2xx.
+    /// Events the destination acknowledged (PostHog: with a 2xx).
     pub sent: u64,
     /// Events dropped, by reason (including ones refused before queueing).
     pub dropped: DropCounts,
@@ -91,17 +98,18 @@ pub struct Stats {
     pub queue_len: usize,
     /// Events whose content was shrunk to fit `max_event_bytes`.
     pub truncated: u64,
-    /// Batches the server acknowledged.
+    /// Export attempts that delivered events.
     pub batches: u64,
-    /// HTTP requests made, retries included.
+    /// Export attempts (PostHog: HTTP requests), retries included.
     pub requests: u64,
-    /// Requests that were retries of an earlier failed one.
+    /// Attempts that were retries of an earlier failed one.
     pub retries: u64,
-    /// Request bodies as JSON, before compression, summed over requests.
+    /// Encoded batches (PostHog: request bodies as JSON) before
+    /// compression, summed over attempts, as the exporter reports them.
     pub bytes_json: u64,
-    /// Request bodies as sent (after gzip when on), summed over requests.
+    /// Batches as sent (after gzip when on), summed over attempts.
     pub bytes_sent: u64,
-    /// The most recent refused batch.
+    /// The most recent batch (or part of one) the destination refused.
     pub last_rejection: Option<Rejection>,
 }
 
@@ -132,7 +140,7 @@ impl Counters {
             tracing::warn!(
                 reason = reason.as_str(),
                 count = n,
-                "Dropped events; later drops are only counted (see CaptureClient::stats)."
+                "Dropped events; later drops are only counted (see ExportClient::stats)."
             );
         }
     }

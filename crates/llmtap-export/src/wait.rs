@@ -1,4 +1,4 @@
-//! Small executor-agnostic helpers, so the capture feature needs neither
+//! Small executor-agnostic helpers, so the export machinery needs neither
 //! tokio's macros nor `futures`.
 
 use std::future::{poll_fn, Future};

@@ -1,5 +1,7 @@
-//! The loop on the worker thread: drain the queue into batches, deliver each
-//! with retries, settle every event exactly once.
+//! The loop on the worker thread: drain the queue, encode each event once,
+//! batch, hand each batch to the [`Exporter`], apply its per-event answer
+//! (retry with backoff under the deadline, halve on `Split`, count drops),
+//! and settle every event exactly once. Knows nothing of any destination.
 //!
 //! One batch is in flight at a time. That keeps delivery in capture order,
 //! makes `flush` a simple "everything up to sequence N is settled", and is
@@ -7,20 +9,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::time::sleep_until;
 
-use super::batcher::{Batcher, Prepared, Push};
-use super::clock::Clock;
-use super::config::Config;
-use super::queue::Queue;
-use super::retry::{classify, Outcome, RetryPolicy, Step};
-use super::stats::{Counters, DropReason, Rejection, Stats};
-use super::transport::{Answer, Transport};
-use super::wait::{race, Either};
-use llmtap::event::Event;
+use crate::batcher::{Batcher, Limits, Push, Weighed};
+use crate::clock::Clock;
+use crate::exporter::{Answer, Exporter, Outcome, Outcomes};
+use crate::queue::Queue;
+use crate::retry::{Decision, RetryPolicy, Step};
+use crate::settings::Settings;
+use crate::stats::{Counters, DropCounts, DropReason, Rejection, Stats};
+use crate::wait::{race, Either};
+use llmtap::Event;
 
 /// Events taken from the queue per lock.
 const POP_AT_ONCE: usize = 64;
@@ -114,30 +116,37 @@ impl Shared {
     }
 }
 
-pub(crate) struct Worker {
+pub(crate) struct Worker<E: Exporter> {
+    exporter: Arc<E>,
     shared: Arc<Shared>,
-    transport: Transport,
-    batcher: Batcher<Prepared>,
+    batcher: Batcher<E::Item>,
     interval: std::time::Duration,
     max_event_bytes: usize,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
-    /// Events dropped here while earlier ones were still in the open batch.
-    /// Counted as dropped at once, but settled with that batch, so that
-    /// "settled >= n" keeps meaning "the first n events are done".
+    /// Events counted (delivered or dropped) but not yet settled: drops made
+    /// while earlier events were still in the open batch, and the events of
+    /// the batch being delivered. They settle with that batch, so that
+    /// "settled >= n" keeps meaning "the first n events are done", and a
+    /// shutdown that cancels the send does not count them twice.
     deferred: u64,
 }
 
-impl Worker {
-    pub fn new(config: &Config, shared: Arc<Shared>) -> Self {
+impl<E: Exporter> Worker<E> {
+    pub fn new(exporter: Arc<E>, settings: &Settings, shared: Arc<Shared>) -> Self {
+        let limits = Limits {
+            max_events: settings.batch_size,
+            max_bytes: settings.batch_bytes,
+            overhead: exporter.batch_overhead(),
+        };
         Worker {
+            exporter,
             shared,
-            transport: Transport::new(config),
-            batcher: Batcher::new(config.limits),
-            interval: config.flush_interval,
-            max_event_bytes: config.max_event_bytes,
-            retry: config.retry,
-            clock: config.clock.clone(),
+            batcher: Batcher::new(limits),
+            interval: settings.flush_interval,
+            max_event_bytes: settings.max_event_bytes,
+            retry: settings.retry(),
+            clock: settings.clock.clone(),
             deferred: 0,
         }
     }
@@ -164,13 +173,15 @@ impl Worker {
                 delivered = stats.sent,
                 dropped = stats.dropped.total(),
                 reasons = %stats.dropped,
-                "Capture shut down with dropped events."
+                exporter = self.exporter.name(),
+                "Exporter shut down with dropped events."
             );
         } else {
             tracing::info!(
                 delivered = stats.sent,
                 batches = stats.batches,
-                "Capture shut down; every accepted event was delivered."
+                exporter = self.exporter.name(),
+                "Exporter shut down; every accepted event was delivered."
             );
         }
         shared.progress.send_modify(|p| p.finished = true);
@@ -222,16 +233,16 @@ impl Worker {
     }
 
     async fn add(&mut self, event: Event) {
-        let prepared = match self.prepare(event) {
-            Ok(prepared) => prepared,
+        let item = match self.prepare(event) {
+            Ok(item) => item,
             Err(reason) => return self.drop_one(reason),
         };
-        match self.batcher.push(prepared, Instant::now()) {
+        match self.batcher.push(item, Instant::now()) {
             Push::Added => {}
             // Drops so far happened while this batch was open: `deliver`
             // settles them with it.
             Push::Closed(batch) => self.deliver(batch).await,
-            // Unreachable with a validated config (batch_bytes holds one
+            // Unreachable with checked settings (batch_bytes holds one
             // max_event_bytes event), but never send what cannot fit.
             Push::TooLarge(_) => self.drop_one(DropReason::Oversized),
         }
@@ -254,39 +265,35 @@ impl Worker {
         }
     }
 
-    /// Serializes once, shrinking content that is over the per-event limit.
-    fn prepare(&self, mut event: Event) -> Result<Prepared, DropReason> {
-        let Ok(mut json) = serde_json::to_vec(&event) else {
-            return Err(DropReason::Invalid);
-        };
-        if json.len() > self.max_event_bytes {
-            let before = json.len();
-            let shrunk = event
-                .fit_within(self.max_event_bytes)
-                .ok()
-                .and_then(|()| serde_json::to_vec(&event).ok());
-            let Some(shrunk) = shrunk else {
-                tracing::debug!(uuid = %event.uuid, bytes = before, "Event over the size limit even without content.");
-                return Err(DropReason::Oversized);
-            };
-            Counters::add(&self.shared.counters.truncated, 1);
-            json = shrunk;
+    /// Encodes once, shrinking content that is over the per-event limit.
+    fn prepare(&self, mut event: Event) -> Result<E::Item, DropReason> {
+        let item = self.exporter.encode(&event)?;
+        if item.bytes() <= self.max_event_bytes {
+            return Ok(item);
         }
-        Ok(Prepared {
-            uuid: event.uuid,
-            json,
-        })
+        let before = item.bytes();
+        let shrunk = event
+            .fit_within(self.max_event_bytes)
+            .ok()
+            .and_then(|()| self.exporter.encode(&event).ok());
+        let Some(shrunk) = shrunk else {
+            tracing::debug!(uuid = %event.uuid, bytes = before, "Event over the size limit even without content.");
+            return Err(DropReason::Oversized);
+        };
+        Counters::add(&self.shared.counters.truncated, 1);
+        Ok(shrunk)
     }
 
-    /// Sends a batch, then settles the `deferred` drops that sat between
-    /// its events (kept in `self` until then, so a shutdown that cancels the
-    /// send does not count them twice). A batch the server finds too large
-    /// (413) is split in halves and each half sent in turn, so one oversized
-    /// request does not cost the events that would fit.
-    async fn deliver(&mut self, batch: Vec<Prepared>) {
+    /// Sends a batch until each of its events is delivered or dropped, then
+    /// settles them together with the `deferred` drops that sat between
+    /// them. Events the destination finds too large together (`Split`) are
+    /// halved and each half sent in turn, so one oversized request does not
+    /// cost the events that would fit.
+    async fn deliver(&mut self, batch: Vec<E::Item>) {
         let mut stack = vec![batch];
         while let Some(batch) = stack.pop() {
-            if let Some(mut first) = self.send(batch).await {
+            let mut first = self.send(batch).await;
+            if !first.is_empty() {
                 let second = first.split_off(first.len() / 2);
                 stack.push(second);
                 stack.push(first);
@@ -295,56 +302,38 @@ impl Worker {
         self.shared.settle(std::mem::take(&mut self.deferred));
     }
 
-    /// One batch until it is delivered or dropped, settling its events.
-    /// Returns it instead when it drew a 413 and can be split.
-    async fn send(&self, batch: Vec<Prepared>) -> Option<Vec<Prepared>> {
-        let n = batch.len() as u64;
-        let counters = &self.shared.counters;
+    /// One batch, retried until none of its events asks for a retry. Counts
+    /// every event it settles the fate of (into `deferred`); returns the
+    /// events answered `Split`, to be halved, when there are two or more.
+    async fn send(&mut self, mut batch: Vec<E::Item>) -> Vec<E::Item> {
+        let mut too_large = Vec::new();
+        // Status and message of the answer that last said `Split`.
+        let mut split_by: (Option<u16>, String) = (None, String::new());
         let started = self.clock.now();
         let mut attempt: u32 = 0;
         loop {
-            let body = self.transport.body(&batch, SystemTime::now());
+            let counters = &self.shared.counters;
             Counters::add(&counters.requests, 1);
-            Counters::add(&counters.bytes_json, body.json_len as u64);
-            Counters::add(&counters.bytes_sent, body.bytes.len() as u64);
             if attempt > 0 {
                 Counters::add(&counters.retries, 1);
             }
-            let answer = self.transport.post(body).await;
-            let (outcome, detail) = match &answer {
-                Answer::Status { code, .. } if (200..300).contains(code) => {
-                    Counters::add(&counters.sent, n);
-                    Counters::add(&counters.batches, 1);
-                    self.shared.settle(n);
-                    return None;
-                }
-                Answer::Status { code: 413, .. } if batch.len() > 1 => {
-                    tracing::debug!(
-                        events = batch.len(),
-                        "Batch too large for the server; splitting it."
-                    );
-                    return Some(batch);
-                }
-                Answer::Status {
-                    code,
-                    retry_after,
-                    message,
-                } => (
-                    Outcome::Status {
-                        code: *code,
-                        retry_after: retry_after.as_deref(),
-                    },
-                    message.as_str(),
-                ),
-                Answer::Timeout(e) => (Outcome::Timeout, e.as_str()),
-                Answer::Network(e) => (Outcome::Network, e.as_str()),
-                Answer::Unsendable(e) => (Outcome::Unsendable, e.as_str()),
+            let answer = self.exporter.export(&batch).await;
+            let counters = &self.shared.counters;
+            Counters::add(&counters.bytes_json, answer.bytes_encoded);
+            Counters::add(&counters.bytes_sent, answer.bytes_sent);
+            let splits = too_large.len();
+            let (again, floor) = self.apply(batch, &answer, &mut too_large);
+            if too_large.len() > splits {
+                split_by = (answer.status, answer.detail.clone());
+            }
+            batch = again;
+            if batch.is_empty() {
+                break;
+            }
+            let decision = match floor {
+                Some(wait) => Decision::Throttled(wait),
+                None => Decision::Retry,
             };
-            let status = match outcome {
-                Outcome::Status { code, .. } => Some(code),
-                _ => None,
-            };
-            let decision = classify(outcome, SystemTime::now());
             let elapsed = self.clock.now().saturating_duration_since(started);
             match self
                 .retry
@@ -352,61 +341,135 @@ impl Worker {
             {
                 Step::Wait(wait) => {
                     tracing::debug!(
+                        exporter = self.exporter.name(),
                         attempt,
+                        events = batch.len(),
                         wait_ms = wait.as_millis() as u64,
-                        status,
-                        error = detail,
+                        status = answer.status,
+                        error = answer.detail.as_str(),
                         "Batch failed; retrying."
                     );
                     self.clock.sleep(wait).await;
                     attempt = attempt.saturating_add(1);
                 }
+                // Not produced for a transient decision; if it ever were,
+                // dropping beats retrying without a bound.
                 Step::Refused => {
-                    self.refused(&batch, status, detail);
-                    return None;
+                    let n = batch.len();
+                    self.refused(n, answer.status, &answer.detail, DropReason::Rejected);
+                    break;
                 }
                 Step::OutOfTime => {
                     tracing::debug!(
+                        exporter = self.exporter.name(),
                         attempts = attempt + 1,
                         events = batch.len(),
-                        first_uuid = ?batch.first().map(|e| e.uuid),
-                        status,
-                        error = detail,
+                        status = answer.status,
+                        error = answer.detail.as_str(),
                         "Batch still failing at its retry deadline; dropping it."
                     );
-                    self.shared.drop_settled(DropReason::RetriesExhausted, n);
-                    return None;
+                    self.count_dropped(DropReason::RetriesExhausted, batch.len());
+                    break;
                 }
             }
         }
+        if too_large.len() == 1 {
+            // Too large even alone: splitting cannot help.
+            let (status, message) = split_by;
+            self.refused(1, status, &message, DropReason::Rejected);
+            too_large.clear();
+        }
+        too_large
     }
 
-    /// Drops a refused batch, keeping the server's reason where an operator
-    /// will find it: a warning the first time, `stats().last_rejection` always.
-    fn refused(&self, batch: &[Prepared], status: Option<u16>, message: &str) {
+    /// Counts what `answer` settled and moves `Split` events to `too_large`;
+    /// returns the events to send again and the longest wait any of them
+    /// asked for.
+    fn apply(
+        &mut self,
+        batch: Vec<E::Item>,
+        answer: &Answer,
+        too_large: &mut Vec<E::Item>,
+    ) -> (Vec<E::Item>, Option<Duration>) {
+        let n = batch.len();
+        // The usual answer, one outcome for all: no partitioning.
+        if let Outcomes::All(outcome) = answer.outcomes {
+            match outcome {
+                Outcome::Delivered => self.delivered(n),
+                Outcome::Split => too_large.extend(batch),
+                Outcome::Dropped(reason) => {
+                    self.refused(n, answer.status, &answer.detail, reason);
+                }
+                Outcome::RetryAfter(floor) => return (batch, floor),
+            }
+            return (Vec::new(), None);
+        }
+        let mut again = Vec::new();
+        let mut floor: Option<Duration> = None;
+        let mut delivered = 0;
+        let mut dropped = DropCounts::default();
+        for (i, item) in batch.into_iter().enumerate() {
+            match answer.outcome(i) {
+                Outcome::Delivered => delivered += 1,
+                Outcome::Split => too_large.push(item),
+                Outcome::Dropped(reason) => dropped.add(reason, 1),
+                Outcome::RetryAfter(wait) => {
+                    floor = floor.max(wait);
+                    again.push(item);
+                }
+            }
+        }
+        self.delivered(delivered);
+        for (reason, count) in dropped.iter() {
+            self.refused(count as usize, answer.status, &answer.detail, reason);
+        }
+        (again, floor)
+    }
+
+    fn delivered(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let counters = &self.shared.counters;
+        Counters::add(&counters.sent, n as u64);
+        Counters::add(&counters.batches, 1);
+        self.deferred += n as u64;
+    }
+
+    fn count_dropped(&mut self, reason: DropReason, n: usize) {
+        self.shared.counters.dropped(reason, n as u64);
+        self.deferred += n as u64;
+    }
+
+    /// Drops `events` the destination refused, keeping its reason where an
+    /// operator will find it: a warning the first time, `stats().last_rejection`
+    /// always.
+    fn refused(&mut self, events: usize, status: Option<u16>, message: &str, reason: DropReason) {
         let rejection = Rejection {
             status,
-            events: batch.len(),
+            events,
             message: message.to_owned(),
         };
         if self.shared.counters.rejected(rejection) {
             tracing::warn!(
+                exporter = self.exporter.name(),
                 status,
-                events = batch.len(),
+                events,
+                reason = reason.as_str(),
                 message,
-                "Capture API refused a batch; it will not be retried."
+                "Destination refused a batch; it will not be retried."
             );
         } else {
             tracing::debug!(
+                exporter = self.exporter.name(),
                 status,
-                events = batch.len(),
-                first_uuid = ?batch.first().map(|e| e.uuid),
+                events,
+                reason = reason.as_str(),
                 message,
                 "Batch refused."
             );
         }
-        self.shared
-            .drop_settled(DropReason::Rejected, batch.len() as u64);
+        self.count_dropped(reason, events);
     }
 }
 

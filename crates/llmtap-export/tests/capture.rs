@@ -317,7 +317,7 @@ async fn oversized_events_are_shrunk_or_dropped_never_sent_for_a_413() {
     assert_eq!(stats.truncated, 1);
     let requests = server.requests();
     let sent = &requests[0].body.as_ref().unwrap()["batch"][0];
-    assert!(sent.to_string().len() <= llmtap::event::DEFAULT_MAX_EVENT_BYTES);
+    assert!(sent.to_string().len() <= llmtap::DEFAULT_MAX_EVENT_BYTES);
 }
 
 #[tokio::test]

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::event::{build_event, EventError, EventOptions};
+use crate::event::{EventError, EventOptions};
 use crate::headers::HeaderProperties;
 use crate::payload::Payload;
+use crate::pipeline::{Pipeline, PipelineError};
 use crate::sink::{Sink, SinkError};
 
 /// What the gateway knows about a call besides the payload.
@@ -137,16 +138,16 @@ impl CallbackRegistry {
     }
 }
 
-/// Builds a PostHog event for every call and hands it to a sink.
+/// Builds a PostHog event for every call (through the [`Pipeline`]) and hands it to a sink.
 pub struct PostHogCallback {
     sink: Arc<dyn Sink>,
-    options: EventOptions,
+    pipeline: Pipeline,
 }
 
 impl std::fmt::Debug for PostHogCallback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostHogCallback")
-            .field("options", &self.options)
+            .field("pipeline", &self.pipeline)
             .finish_non_exhaustive()
     }
 }
@@ -159,7 +160,10 @@ impl PostHogCallback {
 
     /// Sends events built with `options` to `sink`.
     pub fn with_options(sink: Arc<dyn Sink>, options: EventOptions) -> Self {
-        PostHogCallback { sink, options }
+        PostHogCallback {
+            sink,
+            pipeline: Pipeline::new(options),
+        }
     }
 
     /// The sink, to flush or shut it down.
@@ -168,9 +172,15 @@ impl PostHogCallback {
     }
 
     fn send(&self, payload: &Payload, ctx: &CallContext) -> Result<(), CallbackError> {
-        let event = build_event(payload, &ctx.headers, &self.options)?;
-        self.sink.capture(event)?;
-        Ok(())
+        match self
+            .pipeline
+            .capture(payload, &ctx.headers, self.sink.as_ref())
+        {
+            Ok(_usage) => Ok(()),
+            Err(PipelineError::Event(e)) => Err(e.into()),
+            Err(PipelineError::Sink(e)) => Err(e.into()),
+            Err(e) => Err(CallbackError::Other(e.to_string())),
+        }
     }
 }
 

@@ -1,25 +1,39 @@
-//! Properties passed in HTTP headers: `x-posthog-property-<key>` and `x-posthog-flag-<key>`.
+//! Properties passed in HTTP headers: `x-posthog-property-<key>` and
+//! `x-posthog-flag-<key>`, and the W3C `traceparent`.
 //!
-//! They come from the caller's own headers (a gateway's request, or the static
-//! headers LiteLLM's generic logger sends) and from each SLP's
-//! `metadata.requester_custom_headers` (the client's per-request headers).
-
-use std::collections::BTreeSet;
-
-use serde_json::Value;
-
-use crate::event::props;
-use crate::payload::Payload;
+//! A leaf: header syntax only. It knows neither payloads (the pipeline hands
+//! it the SLP's `metadata.requester_custom_headers` as plain pairs) nor event
+//! property names (the event builder decides what a flag is called).
 
 const PROPERTY_PREFIX: &str = "x-posthog-property-";
 const FLAG_PREFIX: &str = "x-posthog-flag-";
 const TRACEPARENT: &str = "traceparent";
 
 /// Properties and trace context requested through headers, in the order given.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderProperties {
-    properties: Vec<(String, Value)>,
+    properties: Vec<HeaderProperty>,
     traceparent: Option<TraceParent>,
+}
+
+/// What one `x-posthog-*` header asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderProperty {
+    /// A plain property or a feature flag.
+    pub kind: HeaderKind,
+    /// The header name after its prefix, lowercased (`team` for `X-PostHog-Property-Team`).
+    pub key: String,
+    /// The header's value.
+    pub value: String,
+}
+
+/// The two kinds of property header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderKind {
+    /// `x-posthog-property-<key>`.
+    Property,
+    /// `x-posthog-flag-<key>`.
+    Flag,
 }
 
 /// The parts of a W3C `traceparent` header llmtap uses.
@@ -64,21 +78,6 @@ impl HeaderProperties {
         out
     }
 
-    /// The client's per-request headers that LiteLLM's proxy put in the SLP.
-    pub fn from_payload(payload: &Payload) -> Self {
-        let mut out = HeaderProperties::default();
-        let headers = payload
-            .metadata
-            .as_ref()
-            .and_then(|m| m.requester_custom_headers.as_ref());
-        for (name, value) in headers.into_iter().flatten() {
-            if let Some(value) = value.as_str() {
-                out.push(name, value);
-            }
-        }
-        out
-    }
-
     /// `self` overlaid with `later`: later properties win, as does a later traceparent.
     pub fn merged(mut self, later: &HeaderProperties) -> Self {
         self.properties.extend(later.properties.iter().cloned());
@@ -89,8 +88,17 @@ impl HeaderProperties {
     }
 
     /// The requested properties in order (a later duplicate overrides an earlier one).
-    pub fn properties(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.properties.iter().map(|(k, v)| (k.as_str(), v))
+    pub fn properties(&self) -> impl Iterator<Item = &HeaderProperty> {
+        self.properties.iter()
+    }
+
+    /// The value of the last plain property header with this key.
+    pub fn property(&self, key: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .rev()
+            .find(|p| p.kind == HeaderKind::Property && p.key == key)
+            .map(|p| p.value.as_str())
     }
 
     /// The W3C trace context, if a valid `traceparent` header was given.
@@ -108,19 +116,23 @@ impl HeaderProperties {
             if let Some(tp) = TraceParent::parse(value) {
                 self.traceparent = Some(tp);
             }
-        } else if let Some(key) = property_key(name) {
-            self.properties.push((key, Value::String(value.to_owned())));
+        } else if let Some((kind, key)) = classify(name) {
+            self.properties.push(HeaderProperty {
+                kind,
+                key,
+                value: value.to_owned(),
+            });
         }
     }
 }
 
 /// Whether llmtap reads this header at all (properties, flags, trace context).
-pub fn is_wanted(header: &str) -> bool {
-    header.eq_ignore_ascii_case(TRACEPARENT) || property_key(header).is_some()
+pub(crate) fn is_wanted(header: &str) -> bool {
+    header.eq_ignore_ascii_case(TRACEPARENT) || classify(header).is_some()
 }
 
-/// The property a header sets, if it is one of ours.
-pub fn property_key(header: &str) -> Option<String> {
+/// The kind and key of a property header, if it is one of ours.
+fn classify(header: &str) -> Option<(HeaderKind, String)> {
     let strip = |prefix: &str| {
         header
             .get(..prefix.len())
@@ -129,52 +141,8 @@ pub fn property_key(header: &str) -> Option<String> {
             .filter(|k| !k.is_empty())
     };
     strip(PROPERTY_PREFIX)
-        .or_else(|| strip(FLAG_PREFIX).map(|k| format!("{}{k}", props::FEATURE_PREFIX)))
-}
-
-/// Property names that header-passed (and static extra) properties may not override.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtectedProperties(BTreeSet<String>);
-
-impl Default for ProtectedProperties {
-    /// Token counts, costs, `$ai_cache_reporting_exclusive` and the event's identity.
-    fn default() -> Self {
-        ProtectedProperties(
-            props::PROTECTED_BY_DEFAULT
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-        )
-    }
-}
-
-impl ProtectedProperties {
-    /// Nothing protected: headers may override any computed property.
-    pub fn none() -> Self {
-        ProtectedProperties(BTreeSet::new())
-    }
-
-    /// Exactly these names.
-    pub fn only<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Self {
-        ProtectedProperties(names.into_iter().map(Into::into).collect())
-    }
-
-    /// Adds a name.
-    pub fn protect(mut self, name: impl Into<String>) -> Self {
-        self.0.insert(name.into());
-        self
-    }
-
-    /// Removes a name.
-    pub fn allow(mut self, name: &str) -> Self {
-        self.0.remove(name);
-        self
-    }
-
-    /// Whether `name` is protected.
-    pub fn contains(&self, name: &str) -> bool {
-        self.0.contains(name)
-    }
+        .map(|k| (HeaderKind::Property, k))
+        .or_else(|| strip(FLAG_PREFIX).map(|k| (HeaderKind::Flag, k)))
 }
 
 #[cfg(test)]
@@ -191,13 +159,13 @@ mod tests {
         ]);
         let got: Vec<_> = h
             .properties()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .map(|p| (p.kind, p.key.as_str(), p.value.as_str()))
             .collect();
         assert_eq!(
             got,
             vec![
-                ("team".to_owned(), Value::from("search")),
-                ("$feature/new-prompt".to_owned(), Value::from("variant-b")),
+                (HeaderKind::Property, "team", "search"),
+                (HeaderKind::Flag, "new-prompt", "variant-b"),
             ]
         );
     }
@@ -228,21 +196,6 @@ mod tests {
         let static_h = HeaderProperties::from_pairs([("x-posthog-property-env", "prod")]);
         let request = HeaderProperties::from_pairs([("x-posthog-property-env", "staging")]);
         let merged = static_h.merged(&request);
-        assert_eq!(
-            merged.properties().last().unwrap().1,
-            &Value::from("staging")
-        );
-    }
-
-    #[test]
-    fn protection_is_configurable() {
-        let p = ProtectedProperties::default();
-        assert!(p.contains("$ai_input_tokens"));
-        assert!(!p.contains("team"));
-        assert!(!p
-            .clone()
-            .allow("$ai_input_tokens")
-            .contains("$ai_input_tokens"));
-        assert!(ProtectedProperties::none().protect("team").contains("team"));
+        assert_eq!(merged.property("env"), Some("staging"));
     }
 }

@@ -6,18 +6,26 @@
 //! The data flows one way, one module per stage:
 //!
 //! ```text
-//! bytes ─► payload ─► usage ─► event ─► sink (JSONL, memory, capture)
-//!            ▲                   ▲
-//!         callback            headers
+//! bytes ─► payload ─► usage ─► event ─► sink (JSONL, memory; llmtap-export: PostHog)
+//!   ▲                            ▲
+//! callback / pipeline         headers
 //! ```
 //!
-//! - [`payload`]: the serde model of LiteLLM's `StandardLoggingPayload`.
-//! - [`usage`]: one normalizer for every provider's token counts, where
-//!   "not reported" (`None`) and "reported zero" (`Some(0)`) stay different.
-//! - [`event`]: PostHog properties, cache and reasoning ones only when reported.
-//! - [`headers`]: `x-posthog-property-*` / `x-posthog-flag-*` headers.
-//! - [`callback`]: the trait a gateway registers, and the PostHog callback.
-//! - [`sink`]: where events go.
+//! - `payload` ([`Payload`]): the serde model of LiteLLM's `StandardLoggingPayload`,
+//!   tolerant of every spelling LiteLLM versions produce, typed errors by field.
+//! - `usage` ([`normalize`], [`Usage`]): one normalizer for every provider's
+//!   token counts, where "not reported" (`None`) and "reported zero"
+//!   (`Some(0)`, a cache miss) stay different. The only room that knows
+//!   provider field names.
+//! - `headers` ([`HeaderProperties`]): `x-posthog-property-*` /
+//!   `x-posthog-flag-*` / `traceparent` header syntax; a leaf.
+//! - `event` ([`Event`], [`props`]): the PostHog projection: property names,
+//!   billing conventions (Gemini reasoning), identity, content and size limits.
+//!   The only room that knows PostHog's vocabulary.
+//! - `pipeline` ([`Pipeline`]): payload → usage → event, written once, used by
+//!   every entry point.
+//! - `sink` ([`Sink`], [`DropReason`]): where events go, and why one may not arrive.
+//! - `callback` ([`Callback`], [`PostHogCallback`]): what a gateway registers.
 //!
 //! This crate is pure: no tokio, no HTTP, no clock reads. Delivery over the
 //! network (the batching PostHog exporter) is the `llmtap-export` crate; the
@@ -41,19 +49,32 @@
 //! ```
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-pub mod callback;
-pub mod event;
-pub mod headers;
+// The rooms, in the order data flows through them. Each is private: what a
+// user needs is re-exported below, so this list is the whole public API.
+mod callback;
+mod event;
+mod headers;
 pub mod payload;
-pub mod sink;
-pub mod usage;
+mod pipeline;
+mod sink;
+mod usage;
 
-// The public API in one screen.
+/// What a gateway registers.
 pub use callback::{CallContext, Callback, CallbackError, CallbackRegistry, PostHogCallback};
-pub use event::{build_event, build_event_with_usage, Event, EventError, EventOptions};
-pub use headers::{HeaderProperties, ProtectedProperties};
-pub use payload::{Payload, PayloadError};
+/// PostHog events, their options, and PostHog's property names.
+pub use event::{
+    props, Content, Event, EventError, EventOptions, ProtectedProperties, DEFAULT_MAX_EVENT_BYTES,
+};
+/// Header-passed properties.
+pub use headers::{HeaderKind, HeaderProperties, HeaderProperty, TraceParent};
+/// The SLP's serde model and body splitting (the types of `Payload`'s fields
+/// live in [`payload`]).
+pub use payload::{split_body, BodyEntry, BodyError, EntryLocation, Payload, PayloadError};
+/// The one composition of the stages.
+pub use pipeline::{build_event, Pipeline, PipelineError, Processed};
+/// Where events go.
 pub use sink::{DropReason, JsonlSink, MemorySink, Sink, SinkError};
-pub use usage::{normalize, Family, Usage, UsageContext};
+/// One truth about token usage.
+pub use usage::{normalize, Usage};

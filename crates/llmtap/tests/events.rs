@@ -281,7 +281,7 @@ fn oversized_events_are_truncated_under_the_limit() {
     );
 
     let default = event(&p);
-    assert!(default.json_len() <= llmtap::event::DEFAULT_MAX_EVENT_BYTES);
+    assert!(default.json_len() <= llmtap::DEFAULT_MAX_EVENT_BYTES);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The exact event each fixture produces, pinned. A change in any property,
 //! count or id shows up here as a diff; after an intended change, regenerate
-//! with `LLMTAP_UPDATE_SNAPSHOTS=1 cargo test --test snapshots` and review it.
+//! with `LLMTAP_UPDATE_SNAPSHOTS=1 cargo test -p llmtap --test snapshots` and review it.
 
 use std::path::Path;
 

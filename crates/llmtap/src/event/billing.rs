@@ -62,7 +62,7 @@ pub(crate) fn token_properties(usage: &Usage, model: &str) -> Vec<(&'static str,
 /// models matching `^gemini-2\.5-` or `^gemini-3(\.\d+)?-`, lowercased, after
 /// the last `/` (`gemini/…`, `models/…`, `vertex_ai/…`). posthog-python sends
 /// Gemini's `candidatesTokenCount`, which leaves the thoughts out.
-pub fn adds_reasoning_to_output(model: &str) -> bool {
+pub(crate) fn adds_reasoning_to_output(model: &str) -> bool {
     let lower = model.to_ascii_lowercase();
     let bare = lower.rsplit('/').next().unwrap_or(&lower);
     if bare.starts_with("gemini-2.5-") {

@@ -7,44 +7,27 @@ use serde_json::{Map, Value};
 
 use super::identity::DistinctId;
 use super::{billing, content, identity, props, redact, Content, Event, EventError, EventOptions};
-use crate::headers::HeaderProperties;
+use crate::headers::{HeaderKind, HeaderProperties};
 use crate::payload::{CallKind, Payload};
-use crate::usage::{self, normalize, Usage};
+use crate::usage::{self, Usage};
 
-/// Builds the event for one payload.
+/// Projects one payload and its normalized usage to a PostHog event.
 ///
-/// `headers` are the caller's headers; the payload's own
-/// `requester_custom_headers` are read here and win over them.
-pub fn build_event(
-    payload: &Payload,
-    headers: &HeaderProperties,
-    options: &EventOptions,
-) -> Result<Event, EventError> {
-    build_event_with_usage(payload, &normalize(payload), headers, options)
-}
-
-/// As [`build_event`], for callers that already normalized the usage.
-pub fn build_event_with_usage(
+/// `headers` are the already-merged header properties (the caller's, with
+/// the payload's per-request ones over them: see [`crate::Pipeline`]).
+pub(crate) fn project(
     payload: &Payload,
     usage: &Usage,
     headers: &HeaderProperties,
     options: &EventOptions,
 ) -> Result<Event, EventError> {
-    let request_headers = HeaderProperties::from_payload(payload);
-    // Copied only when both sources have something: the per-event common
-    // case borrows the caller's headers.
-    let headers: Cow<'_, HeaderProperties> = if request_headers.is_empty() {
-        Cow::Borrowed(headers)
-    } else {
-        Cow::Owned(headers.clone().merged(&request_headers))
-    };
     let kind = payload.kind();
     let name = match kind {
         CallKind::Embedding => props::AI_EMBEDDING,
         CallKind::Generation => props::AI_GENERATION,
     };
     let uuid = identity::event_uuid(payload, name);
-    let trace_id = identity::trace_id(payload, &headers, &uuid);
+    let trace_id = identity::trace_id(payload, headers, &uuid);
 
     let mut p = Map::new();
     let mut set = |k: &str, v: Value| {
@@ -97,7 +80,7 @@ pub fn build_event_with_usage(
     if let Some(tier) = usage::service_tier(payload) {
         set(props::SERVICE_TIER, tier.into());
     }
-    if let Some(reason) = payload.finish_reason.as_deref() {
+    if let Some(reason) = payload.finish_reason() {
         set(props::STOP_REASON, reason.into());
     }
     set_cost(&mut set, payload);
@@ -114,14 +97,18 @@ pub fn build_event_with_usage(
         set(props::GROUPS, Value::Object(options.groups.clone()));
     }
 
-    let overrides = options
-        .extra_properties
-        .iter()
-        .map(|(k, v)| (k.as_str(), v))
-        .chain(headers.properties());
-    for (k, v) in overrides {
+    for (k, v) in &options.extra_properties {
         if !options.protected.contains(k) {
-            p.insert(k.to_owned(), v.clone());
+            p.insert(k.clone(), v.clone());
+        }
+    }
+    for h in headers.properties() {
+        let name = match h.kind {
+            HeaderKind::Property => Cow::Borrowed(h.key.as_str()),
+            HeaderKind::Flag => Cow::Owned(format!("{}{}", props::FEATURE_PREFIX, h.key)),
+        };
+        if !options.protected.contains(&name) {
+            p.insert(name.into_owned(), h.value.clone().into());
         }
     }
 
@@ -204,7 +191,11 @@ fn add_content(
         .filter(|m| m.get() != "null")
         .map(copy);
     if kind == CallKind::Generation && !payload.is_failure() {
-        event.content.output_choices = payload.output_choices.as_deref().map(copy);
+        event.content.output_choices = payload
+            .answer()
+            .and_then(content::output_choices)
+            .as_deref()
+            .map(copy);
     }
     event.fit_within(options.max_event_bytes)
 }

@@ -4,6 +4,7 @@
 //! payload's bytes untouched; a tree is built only for content that holds
 //! binary data or has to be truncated.
 
+use crate::payload::{Answer, Choice};
 use serde_json::value::{to_raw_value, RawValue};
 use serde_json::Value;
 
@@ -168,5 +169,82 @@ mod tests {
         truncate_strings(&mut v, 3);
         assert_eq!(v["a"], "hél… [truncated 9 bytes]");
         assert_eq!(longest_string(&json!(["ab", {"x": "abcd"}])), 4);
+    }
+}
+
+/// `$ai_output_choices` from what the model answered: chat choices' messages
+/// (a text completion's `text` as an assistant message), the Responses API's
+/// output items, or one assistant message holding Anthropic's content blocks.
+pub(crate) fn output_choices(answer: &Answer) -> Option<Box<RawValue>> {
+    let assistant = |out: &mut String, content: &RawValue| {
+        out.push_str(r#"{"role":"assistant","content":"#);
+        out.push_str(content.get());
+        out.push('}');
+    };
+    match answer {
+        Answer::Output(items) => Some(items.clone()),
+        Answer::Content(blocks) => {
+            let mut out = String::with_capacity(blocks.get().len() + 40);
+            out.push('[');
+            assistant(&mut out, blocks);
+            out.push(']');
+            RawValue::from_string(out).ok()
+        }
+        Answer::Choices(choices) => {
+            let mut out = String::with_capacity(256);
+            out.push('[');
+            for (i, c) in choices.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match c {
+                    Choice::Message(m) => out.push_str(m.get()),
+                    Choice::Text(t) => assistant(&mut out, t),
+                    Choice::Empty => out.push_str("null"),
+                }
+            }
+            out.push(']');
+            RawValue::from_string(out).ok()
+        }
+    }
+}
+
+#[cfg(test)]
+mod output_choices_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn choices(response: serde_json::Value) -> Option<serde_json::Value> {
+        let payload = crate::Payload::from_value(&json!({
+            "model": "m", "startTime": 1750000000.0, "response": response,
+        }))
+        .unwrap();
+        let raw = output_choices(payload.answer()?)?;
+        Some(serde_json::from_str(raw.get()).unwrap())
+    }
+
+    #[test]
+    fn output_choices_for_each_api_shape() {
+        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}]});
+        assert_eq!(
+            choices(chat).unwrap(),
+            json!([{"role": "assistant", "content": "hi"}])
+        );
+        let text = json!({"choices": [{"text": "hi"}]});
+        assert_eq!(
+            choices(text).unwrap(),
+            json!([{"role": "assistant", "content": "hi"}])
+        );
+        let responses = json!({"output": [{"type": "message", "content": []}]});
+        assert_eq!(
+            choices(responses).unwrap(),
+            json!([{"type": "message", "content": []}])
+        );
+        let messages = json!({"content": [{"type": "text", "text": "hi"}]});
+        assert_eq!(
+            choices(messages).unwrap(),
+            json!([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
+        );
+        assert_eq!(choices(json!({"data": []})), None);
     }
 }

@@ -36,12 +36,8 @@ pub(crate) fn event_uuid(payload: &Payload, event: &str) -> Uuid {
 
 /// The trace id by precedence: header property > `traceparent` > SLP `trace_id` > derived.
 pub(crate) fn trace_id(payload: &Payload, headers: &HeaderProperties, uuid: &Uuid) -> String {
-    let from_header = headers
-        .properties()
-        .filter(|(k, _)| *k == props::TRACE_ID)
-        .filter_map(|(_, v)| v.as_str())
-        .last();
-    let chosen = from_header
+    let chosen = headers
+        .property(props::TRACE_ID)
         .or(headers.traceparent().map(|tp| tp.trace_id.as_str()))
         .or(non_empty(&payload.trace_id))
         .or(non_empty(&payload.litellm_call_id))

@@ -17,10 +17,9 @@ mod options;
 pub mod props;
 mod redact;
 
-pub use billing::adds_reasoning_to_output;
-pub use build::{build_event, build_event_with_usage};
+pub(crate) use build::project;
 pub use model::{Content, Event, EventError};
-pub use options::EventOptions;
+pub use options::{EventOptions, ProtectedProperties};
 
 /// Default per-event size limit: PostHog answers 413 above ~1 MB, SDKs keep under 900 KiB.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 800 * 1024;

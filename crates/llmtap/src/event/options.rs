@@ -1,9 +1,10 @@
 //! How events are built.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 
-use super::DEFAULT_MAX_EVENT_BYTES;
-use crate::headers::ProtectedProperties;
+use super::{props, DEFAULT_MAX_EVENT_BYTES};
 
 /// How events are built; `Default` is what most gateways want.
 #[derive(Debug, Clone)]
@@ -61,5 +62,67 @@ impl EventOptions {
     pub fn protected(mut self, protected: ProtectedProperties) -> Self {
         self.protected = protected;
         self
+    }
+}
+
+/// Property names that header-passed (and static extra) properties may not override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedProperties(BTreeSet<String>);
+
+impl Default for ProtectedProperties {
+    /// Token counts, costs, `$ai_cache_reporting_exclusive` and the event's identity.
+    fn default() -> Self {
+        ProtectedProperties(
+            props::PROTECTED_BY_DEFAULT
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        )
+    }
+}
+
+impl ProtectedProperties {
+    /// Nothing protected: headers may override any computed property.
+    pub fn none() -> Self {
+        ProtectedProperties(BTreeSet::new())
+    }
+
+    /// Exactly these names.
+    pub fn only<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Self {
+        ProtectedProperties(names.into_iter().map(Into::into).collect())
+    }
+
+    /// Adds a name.
+    pub fn protect(mut self, name: impl Into<String>) -> Self {
+        self.0.insert(name.into());
+        self
+    }
+
+    /// Removes a name.
+    pub fn allow(mut self, name: &str) -> Self {
+        self.0.remove(name);
+        self
+    }
+
+    /// Whether `name` is protected.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protection_is_configurable() {
+        let p = ProtectedProperties::default();
+        assert!(p.contains("$ai_input_tokens"));
+        assert!(!p.contains("team"));
+        assert!(!p
+            .clone()
+            .allow("$ai_input_tokens")
+            .contains("$ai_input_tokens"));
+        assert!(ProtectedProperties::none().protect("team").contains("team"));
     }
 }

@@ -3,12 +3,12 @@
 //! Only the fields llmtap reads are modelled; everything else is skipped while
 //! parsing, which keeps parsing near the cost of merely validating the JSON.
 //! Each field tolerates the spellings real LiteLLM versions produce (see
-//! [`number`]); anything that cannot be a real value fails with a
+//! [`TokenCount`], [`Timestamp`], [`Amount`], [`Flag`]); anything that cannot be a real value fails with a
 //! [`PayloadError`] naming the field.
 
 mod batch;
 mod error;
-pub mod number;
+mod number;
 mod response;
 mod usage_object;
 
@@ -22,6 +22,8 @@ use serde_json::Value;
 pub use batch::{split_body, BodyEntry, BodyError, EntryLocation};
 pub use error::PayloadError;
 pub use number::{Amount, Flag, Timestamp, TokenCount};
+use response::ResponseParts;
+pub use response::{Answer, Choice};
 pub use usage_object::{CacheWriteSplit, InputDetails, OutputDetails, RawUsage, ServerToolUse};
 
 /// One LLM call as LiteLLM logged it.
@@ -108,19 +110,10 @@ pub struct Payload {
     /// Structured failure details.
     #[serde(default)]
     pub error_information: Option<ErrorInformation>,
-    /// `response.usage`, typed; filled after parsing because `response` stays raw.
+    /// What `response` holds besides its raw JSON (usage, answer, stop reason,
+    /// served tier), read once after parsing because `response` stays raw.
     #[serde(skip)]
-    pub response_usage: Option<RawUsage>,
-    /// What the model answered, in `$ai_output_choices` shape, taken from `response`.
-    #[serde(skip)]
-    pub output_choices: Option<Box<RawValue>>,
-    /// Why the model stopped: the first choice's `finish_reason` as LiteLLM
-    /// maps it (`stop`, `length`, `tool_calls`, `content_filter`, …).
-    #[serde(skip)]
-    pub finish_reason: Option<String>,
-    /// The tier that served the call, from `response.service_tier`.
-    #[serde(skip)]
-    pub response_service_tier: Option<String>,
+    pub(crate) response_parts: ResponseParts,
     /// Set when the object is a callback `kwargs` dump around the real SLP
     /// (which also has a `model`, so it would parse as one).
     #[serde(
@@ -266,11 +259,7 @@ impl Payload {
             });
         }
         if let Some(response) = &self.response {
-            let parts = response::read(response)?;
-            self.response_usage = parts.usage;
-            self.output_choices = parts.output_choices;
-            self.finish_reason = parts.finish_reason;
-            self.response_service_tier = parts.service_tier;
+            self.response_parts = response::read(response)?;
         }
         Ok(self)
     }
@@ -321,6 +310,33 @@ impl Payload {
     /// `metadata.usage_object`, when present.
     pub fn usage_object(&self) -> Option<&RawUsage> {
         self.metadata.as_ref()?.usage_object.as_ref()
+    }
+
+    /// The client's own request headers that LiteLLM's proxy forwarded in
+    /// `metadata.requester_custom_headers` (only those llmtap reads are kept).
+    pub fn request_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.requester_custom_headers.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
+    }
+
+    /// `response.usage`, when the response carries one.
+    pub fn response_usage(&self) -> Option<&RawUsage> {
+        self.response_parts.usage.as_ref()
+    }
+
+    /// What the model answered, when the response says.
+    pub fn answer(&self) -> Option<&Answer> {
+        self.response_parts.answer.as_ref()
+    }
+
+    /// Why the model stopped: the first choice's `finish_reason` as LiteLLM
+    /// maps it (`stop`, `length`, `tool_calls`, `content_filter`, …).
+    pub fn finish_reason(&self) -> Option<&str> {
+        self.response_parts.finish_reason.as_deref()
     }
 
     /// The provider name, lowercased by convention of LiteLLM (`""` when unknown).

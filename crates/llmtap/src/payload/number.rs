@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 /// No single LLM call reports ten billion tokens; anything above is corrupt input.
-pub const MAX_TOKENS: u64 = 10_000_000_000;
+pub(crate) const MAX_TOKENS: u64 = 10_000_000_000;
 
 /// A token count as a provider reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

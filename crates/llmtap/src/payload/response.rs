@@ -37,74 +37,79 @@ struct ChoiceView<'a> {
     finish_reason: Option<String>,
 }
 
-/// What a response contributes to the payload.
-#[derive(Default)]
+/// What a response contributes to the payload, read once.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct ResponseParts {
-    pub usage: Option<RawUsage>,
-    pub output_choices: Option<Box<RawValue>>,
-    pub finish_reason: Option<String>,
-    pub service_tier: Option<String>,
+    pub(crate) usage: Option<RawUsage>,
+    pub(crate) answer: Option<Answer>,
+    pub(crate) finish_reason: Option<String>,
+    pub(crate) service_tier: Option<String>,
 }
 
-/// Reads `response` (any JSON); a response that is not an object has neither part.
+/// What the model answered, as the response shape holds it (raw JSON, so it
+/// can be forwarded byte for byte).
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Chat or text completions: one entry per choice.
+    Choices(Vec<Choice>),
+    /// Responses API: the output items (a JSON array).
+    Output(Box<RawValue>),
+    /// Anthropic messages: the content blocks of the one assistant message.
+    Content(Box<RawValue>),
+}
+
+/// One choice of a chat or text completion.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    /// The choice's `message` object.
+    Message(Box<RawValue>),
+    /// A legacy completion's `text`.
+    Text(Box<RawValue>),
+    /// Neither.
+    Empty,
+}
+
+/// Reads `response` (any JSON); a response that is not an object has no parts.
 pub(crate) fn read(response: &RawValue) -> Result<ResponseParts, PayloadError> {
     let json = response.get();
     if !json.starts_with('{') {
         return Ok(ResponseParts::default());
     }
-    let mut view: ResponseView = match serde_json::from_str(json) {
+    let view: ResponseView = match serde_json::from_str(json) {
         Ok(v) => v,
         Err(_) => return Err(explain(json)),
     };
-    let output_choices = output_choices(&view);
+    let answer = answer(&view);
     let finish_reason = view
         .choices
-        .as_mut()
-        .and_then(|c| c.first_mut())
-        .and_then(|c| c.finish_reason.take());
+        .and_then(|c| c.into_iter().next())
+        .and_then(|c| c.finish_reason);
     Ok(ResponseParts {
         usage: view.usage,
-        output_choices,
+        answer,
         finish_reason,
         service_tier: view.service_tier,
     })
 }
 
-/// Chat: each choice's message (or its text as an assistant message);
-/// Responses API: the output items; Anthropic messages: one assistant
-/// message holding the content blocks.
-fn output_choices(view: &ResponseView) -> Option<Box<RawValue>> {
+fn answer(view: &ResponseView) -> Option<Answer> {
+    let own = |raw: &RawValue| to_raw_value(raw).ok();
     if let Some(choices) = &view.choices {
-        let mut out = String::with_capacity(256);
-        out.push('[');
-        for (i, c) in choices.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            match (c.message, c.text) {
-                (Some(m), _) if m.get() != "null" => out.push_str(m.get()),
-                (_, Some(t)) => assistant(&mut out, t),
-                _ => out.push_str("null"),
-            }
-        }
-        out.push(']');
-        return RawValue::from_string(out).ok();
+        let choices = choices
+            .iter()
+            .map(|c| match (c.message, c.text) {
+                (Some(m), _) if m.get() != "null" => own(m).map_or(Choice::Empty, Choice::Message),
+                (_, Some(t)) => own(t).map_or(Choice::Empty, Choice::Text),
+                _ => Choice::Empty,
+            })
+            .collect();
+        return Some(Answer::Choices(choices));
     }
     if let Some(output) = view.output.filter(|o| o.get().starts_with('[')) {
-        return to_raw_value(output).ok();
+        return own(output).map(Answer::Output);
     }
     let content = view.content.filter(|c| c.get() != "null")?;
-    let mut out = String::with_capacity(content.get().len() + 40);
-    out.push('[');
-    assistant(&mut out, content);
-    out.push(']');
-    RawValue::from_string(out).ok()
-}
-
-fn assistant(out: &mut String, content: &RawValue) {
-    out.push_str(r#"{"role":"assistant","content":"#);
-    out.push_str(content.get());
-    out.push('}');
+    own(content).map(Answer::Content)
 }
 
 fn explain(json: &str) -> PayloadError {
@@ -123,52 +128,45 @@ fn explain(json: &str) -> PayloadError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
-    fn choices(response: Value) -> Option<Value> {
-        let raw = to_raw_value(&response).unwrap();
-        read(&raw)
-            .unwrap()
-            .output_choices
-            .map(|r| serde_json::from_str(r.get()).unwrap())
+    fn answer_of(response: serde_json::Value) -> Option<Answer> {
+        read(&to_raw_value(&response).unwrap()).unwrap().answer
     }
 
     #[test]
-    fn output_choices_for_each_api_shape() {
-        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}]});
-        assert_eq!(
-            choices(chat).unwrap(),
-            json!([{"role": "assistant", "content": "hi"}])
+    fn each_api_shape_gives_its_answer() {
+        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]});
+        assert!(
+            matches!(answer_of(chat).unwrap(), Answer::Choices(c) if matches!(c[..], [Choice::Message(_)]))
         );
         let text = json!({"choices": [{"text": "hi"}]});
-        assert_eq!(
-            choices(text).unwrap(),
-            json!([{"role": "assistant", "content": "hi"}])
+        assert!(
+            matches!(answer_of(text).unwrap(), Answer::Choices(c) if matches!(c[..], [Choice::Text(_)]))
         );
         let responses = json!({"output": [{"type": "message", "content": []}]});
-        assert_eq!(
-            choices(responses).unwrap(),
-            json!([{"type": "message", "content": []}])
-        );
+        assert!(matches!(answer_of(responses), Some(Answer::Output(_))));
         let messages = json!({"content": [{"type": "text", "text": "hi"}]});
-        assert_eq!(
-            choices(messages).unwrap(),
-            json!([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
-        );
-        assert_eq!(choices(json!({"data": []})), None);
-        assert_eq!(choices(json!("a string response")), None);
+        assert!(matches!(answer_of(messages), Some(Answer::Content(_))));
+        assert!(answer_of(json!({"data": []})).is_none());
+        assert!(answer_of(json!("a string response")).is_none());
     }
 
     #[test]
-    fn the_answer_is_forwarded_byte_for_byte() {
+    fn the_answer_is_kept_byte_for_byte() {
         let raw = RawValue::from_string(
             r#"{"choices":[{"message":{"content":"caf\u00e9 1.0e3","role":"assistant"}}]}"#.into(),
         )
         .unwrap();
-        let out = read(&raw).unwrap().output_choices.unwrap();
+        let Some(Answer::Choices(choices)) = read(&raw).unwrap().answer else {
+            panic!("chat answer expected");
+        };
+        let [Choice::Message(m)] = &choices[..] else {
+            panic!("one message expected");
+        };
         assert_eq!(
-            out.get(),
-            r#"[{"content":"caf\u00e9 1.0e3","role":"assistant"}]"#
+            m.get(),
+            r#"{"content":"caf\u00e9 1.0e3","role":"assistant"}"#
         );
     }
 }

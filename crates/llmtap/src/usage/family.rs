@@ -4,7 +4,7 @@
 
 /// A group of providers whose usage reaches llmtap with the same semantics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     /// OpenAI and every OpenAI-compatible API (Azure, xAI, Mistral, DeepSeek,
     /// OpenRouter, vLLM, …): input includes cache; absent stays absent.
     OpenAiCompatible,
@@ -20,7 +20,7 @@ pub enum Family {
 
 impl Family {
     /// The family of a call, from LiteLLM's provider name and the model.
-    pub fn of(provider: &str, model: &str) -> Family {
+    pub(crate) fn of(provider: &str, model: &str) -> Family {
         let provider = provider.to_ascii_lowercase();
         let claude = model.to_ascii_lowercase().contains("claude");
         match provider.as_str() {

@@ -14,8 +14,9 @@ mod normalize;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign};
 
-pub use family::Family;
-pub use normalize::{normalize, service_tier, UsageContext};
+pub(crate) use family::Family;
+pub use normalize::normalize;
+pub(crate) use normalize::service_tier;
 
 /// Normalized token usage of one call (or a sum of calls).
 ///

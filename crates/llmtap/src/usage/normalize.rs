@@ -6,10 +6,9 @@ use super::{Family, Usage};
 
 /// What the normalizer needs to know about a call besides its usage object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UsageContext {
+pub(crate) struct UsageContext {
     /// The provider family (see [`Family::of`]).
-    pub family: Family,
+    pub(crate) family: Family,
 }
 
 /// Normalized usage of one payload.
@@ -30,7 +29,7 @@ pub fn normalize(payload: &Payload) -> Usage {
     };
     let merged = [
         payload.usage_object(),
-        payload.response_usage.as_ref(),
+        payload.response_usage(),
         Some(&top_level),
     ]
     .into_iter()
@@ -44,13 +43,13 @@ pub fn normalize(payload: &Payload) -> Usage {
 /// (Anthropic's `service_tier`), then `response.usage`, then `response`
 /// (OpenAI's). The request's own `service_tier` parameter (`auto`) is not
 /// what served it and is not read.
-pub fn service_tier(payload: &Payload) -> Option<&str> {
+pub(crate) fn service_tier(payload: &Payload) -> Option<&str> {
     fn of_usage(u: Option<&RawUsage>) -> Option<&str> {
         u?.service_tier.as_deref()
     }
     of_usage(payload.usage_object())
-        .or(of_usage(payload.response_usage.as_ref()))
-        .or(payload.response_service_tier.as_deref())
+        .or(of_usage(payload.response_usage()))
+        .or(payload.response_parts.service_tier.as_deref())
 }
 
 /// How a usage object counts its input and output.
@@ -90,15 +89,10 @@ struct Counts {
 
 impl UsageContext {
     /// The context of a payload.
-    pub fn of(payload: &Payload) -> Self {
+    pub(crate) fn of(payload: &Payload) -> Self {
         UsageContext {
             family: Family::of(payload.provider(), &payload.model),
         }
-    }
-
-    /// Normalizes one usage object on its own.
-    pub fn read(&self, raw: &RawUsage) -> Usage {
-        settle(self.read_source(raw))
     }
 
     /// One source's counts, to be merged with the others'. Every count the

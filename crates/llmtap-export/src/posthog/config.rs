@@ -1,22 +1,23 @@
-//! Settings, their defaults, and the checks that turn them into a running client.
+//! PostHog's settings: its own (key, host, HTTP), the shared [`Settings`]
+//! under the same builder methods as ever, and the checks that turn them
+//! into a running [`CaptureClient`].
 //!
 //! Everything is validated in [`CaptureBuilder::build`] so that a bad setting
 //! fails at startup with a typed error, not at the first flush.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::batcher::Limits;
-use super::clock::{Clock, SystemClock};
-pub use super::error::ConfigError;
-use super::retry::RetryPolicy;
-pub use super::secret::ApiKey;
-use super::transport;
+use super::body;
+use super::exporter::PostHog;
+use super::secret::ApiKey;
 use super::CaptureClient;
-use llmtap::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::clock::Clock;
+use crate::error::ConfigError;
+use crate::settings::{invalid, non_zero, FullPolicy, Settings};
+use crate::ExportClient;
 
 /// PostHog US cloud.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
@@ -24,74 +25,25 @@ pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
 pub const ENV_API_KEY: &str = "POSTHOG_API_KEY";
 /// Environment variable read for the host.
 pub const ENV_HOST: &str = "POSTHOG_HOST";
-/// Events the queue holds before [`FullPolicy`] applies.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
-/// Default bound of the queue in bytes of event JSON (estimated): with prompts
-/// in the events, 10 000 of them can otherwise take hundreds of MiB, and
-/// events of up to `max_event_bytes` each far more.
-pub const DEFAULT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
-/// Events per batch.
-pub const DEFAULT_BATCH_SIZE: usize = 100;
-/// JSON bytes per request body before compression. PostHog's SDKs stay
-/// under ~5 MiB; the server takes 20 MiB.
-pub const DEFAULT_BATCH_BYTES: usize = 5 * 1024 * 1024;
 /// The largest `batch_bytes` accepted: PostHog's `/batch/` limit.
 pub const MAX_BATCH_BYTES: usize = 20 * 1024 * 1024;
-/// How long a partial batch may wait for more events.
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Per-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Backoff ceiling of the first retry.
-pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
-/// Backoff ceiling cap.
-pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Total time one batch may spend retrying before it is dropped.
-pub const DEFAULT_RETRY_DEADLINE: Duration = Duration::from_secs(60);
-
-/// What `capture` does when the queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FullPolicy {
-    /// Wait up to this long for room, then drop with reason `queue_full`.
-    /// Blocks the calling thread: only for callers that prefer backpressure
-    /// to loss.
-    Block(Duration),
-    /// Drop the new event at once (reason `queue_full`). The default: the hot
-    /// path never waits.
-    DropNewest,
-}
-
-impl FullPolicy {
-    pub(crate) fn wait(self) -> Duration {
-        match self {
-            FullPolicy::Block(d) => d,
-            FullPolicy::DropNewest => Duration::ZERO,
-        }
-    }
-}
 
 /// Settings for a [`CaptureClient`]; every setting has a default.
 ///
 /// [`CaptureClient::builder`] starts from the environment
-/// (`POSTHOG_API_KEY`, `POSTHOG_HOST`); anything set in code wins.
+/// (`POSTHOG_API_KEY`, `POSTHOG_HOST`); anything set in code wins. The
+/// queue, batch and retry methods set the shared [`Settings`].
 #[derive(Clone)]
 pub struct CaptureBuilder {
     api_key: Option<ApiKey>,
     host: String,
-    queue_capacity: usize,
-    queue_bytes: usize,
-    when_full: FullPolicy,
-    batch_size: usize,
-    batch_bytes: usize,
-    flush_interval: Duration,
-    max_event_bytes: usize,
+    settings: Settings,
     gzip: bool,
     request_timeout: Duration,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    retry_deadline: Duration,
     http_client: Option<reqwest::Client>,
     headers: Vec<(String, String)>,
-    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for CaptureBuilder {
@@ -100,21 +52,11 @@ impl fmt::Debug for CaptureBuilder {
         f.debug_struct("CaptureBuilder")
             .field("api_key", &self.api_key)
             .field("host", &self.host)
-            .field("queue_capacity", &self.queue_capacity)
-            .field("queue_bytes", &self.queue_bytes)
-            .field("when_full", &self.when_full)
-            .field("batch_size", &self.batch_size)
-            .field("batch_bytes", &self.batch_bytes)
-            .field("flush_interval", &self.flush_interval)
-            .field("max_event_bytes", &self.max_event_bytes)
+            .field("settings", &self.settings)
             .field("gzip", &self.gzip)
             .field("request_timeout", &self.request_timeout)
-            .field("initial_backoff", &self.initial_backoff)
-            .field("max_backoff", &self.max_backoff)
-            .field("retry_deadline", &self.retry_deadline)
             .field("custom_http_client", &self.http_client.is_some())
             .field("headers", &header_names)
-            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -125,27 +67,28 @@ impl Default for CaptureBuilder {
     }
 }
 
+/// The shared settings, set through the builder as they always were.
+macro_rules! shared_setting {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.settings = self.settings.$name(value);
+            self
+        }
+    };
+}
+
 impl CaptureBuilder {
     /// Defaults only; the environment is not read.
     pub fn new() -> Self {
         CaptureBuilder {
             api_key: None,
             host: DEFAULT_HOST.to_owned(),
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            queue_bytes: DEFAULT_QUEUE_BYTES,
-            when_full: FullPolicy::DropNewest,
-            batch_size: DEFAULT_BATCH_SIZE,
-            batch_bytes: DEFAULT_BATCH_BYTES,
-            flush_interval: DEFAULT_FLUSH_INTERVAL,
-            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            settings: Settings::default(),
             gzip: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            initial_backoff: DEFAULT_INITIAL_BACKOFF,
-            max_backoff: DEFAULT_MAX_BACKOFF,
-            retry_deadline: DEFAULT_RETRY_DEADLINE,
             http_client: None,
             headers: Vec::new(),
-            clock: Arc::new(SystemClock),
         }
     }
 
@@ -181,50 +124,55 @@ impl CaptureBuilder {
         self
     }
 
-    /// Events the queue holds. Default [`DEFAULT_QUEUE_CAPACITY`].
-    pub fn queue_capacity(mut self, events: usize) -> Self {
-        self.queue_capacity = events;
-        self
-    }
-
-    /// Bytes of event JSON the queue holds, estimated as events are queued;
-    /// the queue is full at whichever of this and `queue_capacity` comes
-    /// first. Default [`DEFAULT_QUEUE_BYTES`]; at least `max_event_bytes`.
-    pub fn queue_bytes(mut self, bytes: usize) -> Self {
-        self.queue_bytes = bytes;
-        self
-    }
-
-    /// What `capture` does when the queue is full. Default [`FullPolicy::DropNewest`].
-    pub fn when_full(mut self, policy: FullPolicy) -> Self {
-        self.when_full = policy;
-        self
-    }
-
-    /// Events per batch. Default [`DEFAULT_BATCH_SIZE`].
-    pub fn batch_size(mut self, events: usize) -> Self {
-        self.batch_size = events;
-        self
-    }
-
-    /// Request body bytes (JSON, before compression). Default [`DEFAULT_BATCH_BYTES`].
-    pub fn batch_bytes(mut self, bytes: usize) -> Self {
-        self.batch_bytes = bytes;
-        self
-    }
-
-    /// Longest wait before a partial batch is sent. Default [`DEFAULT_FLUSH_INTERVAL`].
-    pub fn flush_interval(mut self, interval: Duration) -> Self {
-        self.flush_interval = interval;
-        self
-    }
-
-    /// Larger events are shrunk with [`Event::fit_within`](crate::Event::fit_within),
-    /// or dropped (`oversized`). Default [`DEFAULT_MAX_EVENT_BYTES`].
-    pub fn max_event_bytes(mut self, bytes: usize) -> Self {
-        self.max_event_bytes = bytes;
-        self
-    }
+    shared_setting!(
+        /// Events the queue holds. Default [`DEFAULT_QUEUE_CAPACITY`](crate::DEFAULT_QUEUE_CAPACITY).
+        queue_capacity: usize
+    );
+    shared_setting!(
+        /// Bytes of event JSON the queue holds, estimated as events are queued;
+        /// the queue is full at whichever of this and `queue_capacity` comes
+        /// first. Default [`DEFAULT_QUEUE_BYTES`](crate::DEFAULT_QUEUE_BYTES);
+        /// at least `max_event_bytes`.
+        queue_bytes: usize
+    );
+    shared_setting!(
+        /// What `capture` does when the queue is full. Default [`FullPolicy::DropNewest`].
+        when_full: FullPolicy
+    );
+    shared_setting!(
+        /// Events per batch. Default [`DEFAULT_BATCH_SIZE`](crate::DEFAULT_BATCH_SIZE).
+        batch_size: usize
+    );
+    shared_setting!(
+        /// Request body bytes (JSON, before compression), at most
+        /// [`MAX_BATCH_BYTES`]. Default [`DEFAULT_BATCH_BYTES`](crate::DEFAULT_BATCH_BYTES).
+        batch_bytes: usize
+    );
+    shared_setting!(
+        /// Longest wait before a partial batch is sent. Default
+        /// [`DEFAULT_FLUSH_INTERVAL`](crate::DEFAULT_FLUSH_INTERVAL).
+        flush_interval: Duration
+    );
+    shared_setting!(
+        /// Larger events are shrunk with [`Event::fit_within`](llmtap::Event::fit_within),
+        /// or dropped (`oversized`). Default
+        /// [`DEFAULT_MAX_EVENT_BYTES`](llmtap::DEFAULT_MAX_EVENT_BYTES).
+        max_event_bytes: usize
+    );
+    shared_setting!(
+        /// Backoff ceiling of the first retry. Default
+        /// [`DEFAULT_INITIAL_BACKOFF`](crate::DEFAULT_INITIAL_BACKOFF).
+        initial_backoff: Duration
+    );
+    shared_setting!(
+        /// Backoff ceiling cap. Default [`DEFAULT_MAX_BACKOFF`](crate::DEFAULT_MAX_BACKOFF).
+        max_backoff: Duration
+    );
+    shared_setting!(
+        /// Total retry time per batch before it is dropped (`retries_exhausted`).
+        /// Default [`DEFAULT_RETRY_DEADLINE`](crate::DEFAULT_RETRY_DEADLINE).
+        retry_deadline: Duration
+    );
 
     /// Compress bodies with gzip (`Content-Encoding: gzip`). Default on.
     pub fn gzip(mut self, on: bool) -> Self {
@@ -235,25 +183,6 @@ impl CaptureBuilder {
     /// Per-request timeout. Default [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
-        self
-    }
-
-    /// Backoff ceiling of the first retry. Default [`DEFAULT_INITIAL_BACKOFF`].
-    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
-        self.initial_backoff = backoff;
-        self
-    }
-
-    /// Backoff ceiling cap. Default [`DEFAULT_MAX_BACKOFF`].
-    pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
-        self
-    }
-
-    /// Total retry time per batch before it is dropped (`retries_exhausted`).
-    /// Default [`DEFAULT_RETRY_DEADLINE`].
-    pub fn retry_deadline(mut self, deadline: Duration) -> Self {
-        self.retry_deadline = deadline;
         self
     }
 
@@ -272,13 +201,14 @@ impl CaptureBuilder {
 
     /// Replaces the time source for retry backoff and deadlines; see [`Clock`].
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings = self.settings.clock(clock);
         self
     }
 
     /// Checks every setting and starts the worker thread.
     pub fn build(self) -> Result<CaptureClient, ConfigError> {
-        CaptureClient::start(self.validate()?)
+        let Config { exporter, settings } = self.validate()?;
+        ExportClient::start(exporter, settings)
     }
 
     pub(crate) fn validate(self) -> Result<Config, ConfigError> {
@@ -290,41 +220,15 @@ impl CaptureBuilder {
             host: api_key.redact(&self.host),
             reason,
         })?;
-        at_least_one("queue_capacity", self.queue_capacity)?;
-        at_least_one("batch_size", self.batch_size)?;
-        at_least_one("max_event_bytes", self.max_event_bytes)?;
-        if self.queue_bytes < self.max_event_bytes {
-            return Err(invalid(
-                "queue_bytes",
-                "must hold at least one event of max_event_bytes",
-            ));
-        }
-        non_zero("flush_interval", self.flush_interval)?;
         non_zero("request_timeout", self.request_timeout)?;
-        non_zero("initial_backoff", self.initial_backoff)?;
-        non_zero("retry_deadline", self.retry_deadline)?;
-        if self.max_backoff < self.initial_backoff {
-            return Err(invalid("max_backoff", "must not be below initial_backoff"));
-        }
-        let overhead = transport::envelope_overhead(&api_key);
-        if self.batch_bytes > MAX_BATCH_BYTES {
+        let batch_bytes = self.settings.batch_bytes;
+        if batch_bytes > MAX_BATCH_BYTES {
             return Err(invalid(
                 "batch_bytes",
-                format!(
-                    "{} is over the capture API's {MAX_BATCH_BYTES}",
-                    self.batch_bytes
-                ),
+                format!("{batch_bytes} is over the capture API's {MAX_BATCH_BYTES}"),
             ));
         }
-        if self.batch_bytes < overhead.saturating_add(self.max_event_bytes) {
-            return Err(invalid(
-                "batch_bytes",
-                format!(
-                    "{} cannot hold one event of max_event_bytes ({}) plus the {overhead}-byte envelope",
-                    self.batch_bytes, self.max_event_bytes
-                ),
-            ));
-        }
+        self.settings.check(body::envelope_overhead(&api_key))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
             let invalid = || ConfigError::InvalidHeader { name: name.clone() };
@@ -342,49 +246,24 @@ impl CaptureBuilder {
                 .map_err(|e| ConfigError::HttpClient(e.to_string()))?,
         };
         Ok(Config {
-            api_key,
-            url,
-            queue_capacity: self.queue_capacity,
-            queue_bytes: self.queue_bytes,
-            when_full: self.when_full,
-            limits: Limits {
-                max_events: self.batch_size,
-                max_bytes: self.batch_bytes,
-                overhead,
-            },
-            flush_interval: self.flush_interval,
-            max_event_bytes: self.max_event_bytes,
-            gzip: self.gzip,
-            request_timeout: self.request_timeout,
-            retry: RetryPolicy {
-                initial: self.initial_backoff,
-                max: self.max_backoff,
-                deadline: self.retry_deadline,
-            },
-            client,
-            headers,
-            clock: self.clock,
+            exporter: PostHog::new(
+                client,
+                url,
+                headers,
+                self.gzip,
+                self.request_timeout,
+                api_key,
+            ),
+            settings: self.settings,
         })
     }
 }
 
-/// A validated configuration.
+/// A validated configuration: the exporter and the shared settings.
 #[derive(Debug)]
 pub(crate) struct Config {
-    pub api_key: ApiKey,
-    pub url: reqwest::Url,
-    pub queue_capacity: usize,
-    pub queue_bytes: usize,
-    pub when_full: FullPolicy,
-    pub limits: Limits,
-    pub flush_interval: Duration,
-    pub max_event_bytes: usize,
-    pub gzip: bool,
-    pub request_timeout: Duration,
-    pub retry: RetryPolicy,
-    pub client: reqwest::Client,
-    pub headers: HeaderMap,
-    pub clock: Arc<dyn Clock>,
+    pub exporter: PostHog,
+    pub settings: Settings,
 }
 
 /// `{host}/batch/`, keeping any path prefix a proxy needs.
@@ -404,30 +283,10 @@ fn batch_url(host: &str) -> Result<reqwest::Url, String> {
     reqwest::Url::parse(&format!("{base}/batch/")).map_err(|e| e.to_string())
 }
 
-fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::InvalidSetting {
-        setting,
-        reason: reason.into(),
-    }
-}
-
-fn at_least_one(setting: &'static str, value: usize) -> Result<(), ConfigError> {
-    if value == 0 {
-        return Err(invalid(setting, "must be at least 1"));
-    }
-    Ok(())
-}
-
-fn non_zero(setting: &'static str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() {
-        return Err(invalid(setting, "must be longer than zero"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmtap::DEFAULT_MAX_EVENT_BYTES;
 
     fn valid() -> CaptureBuilder {
         CaptureBuilder::new().api_key("phc_secret_key_123")
@@ -435,14 +294,14 @@ mod tests {
 
     #[test]
     fn defaults_validate() {
-        let config = valid().validate().unwrap();
-        assert_eq!(config.url.as_str(), "https://us.i.posthog.com/batch/");
-        assert_eq!(config.limits.max_events, 100);
-        assert_eq!(config.limits.max_bytes, 5 * 1024 * 1024);
-        assert_eq!(config.queue_capacity, 10_000);
-        assert_eq!(config.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
-        assert!(config.gzip);
-        assert_eq!(config.when_full, FullPolicy::DropNewest);
+        let Config { exporter, settings } = valid().validate().unwrap();
+        assert_eq!(exporter.url.as_str(), "https://us.i.posthog.com/batch/");
+        assert_eq!(settings.batch_size, 100);
+        assert_eq!(settings.batch_bytes, 5 * 1024 * 1024);
+        assert_eq!(settings.queue_capacity, 10_000);
+        assert_eq!(settings.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
+        assert!(exporter.gzip);
+        assert_eq!(settings.when_full, FullPolicy::DropNewest);
     }
 
     #[test]
@@ -453,16 +312,22 @@ mod tests {
             _ => None,
         };
         let config = CaptureBuilder::from_lookup(env).validate().unwrap();
-        assert_eq!(config.api_key.expose(), "phc_from_env");
-        assert_eq!(config.url.as_str(), "https://eu.i.posthog.com/batch/");
+        assert_eq!(config.exporter.key.expose(), "phc_from_env");
+        assert_eq!(
+            config.exporter.url.as_str(),
+            "https://eu.i.posthog.com/batch/"
+        );
 
         let config = CaptureBuilder::from_lookup(env)
             .api_key("phc_code")
             .host("http://127.0.0.1:9/ingest")
             .validate()
             .unwrap();
-        assert_eq!(config.api_key.expose(), "phc_code");
-        assert_eq!(config.url.as_str(), "http://127.0.0.1:9/ingest/batch/");
+        assert_eq!(config.exporter.key.expose(), "phc_code");
+        assert_eq!(
+            config.exporter.url.as_str(),
+            "http://127.0.0.1:9/ingest/batch/"
+        );
 
         // Empty variables are as good as unset.
         let empty = |_: &str| Some("  ".to_owned());

@@ -1,4 +1,5 @@
-//! The checks PostHog's capture runs per event, run before queueing.
+//! The checks PostHog's capture runs per event, run in `capture` before queueing
+//! (through [`Exporter::validate`](crate::Exporter::validate)).
 //!
 //! One invalid event makes the server answer 400 for its whole batch, so a
 //! bad event is refused at `capture` (counted `invalid`) and never costs the
@@ -6,7 +7,7 @@
 
 use chrono::DateTime;
 
-use llmtap::event::Event;
+use llmtap::Event;
 
 /// The first problem found, or `Ok`.
 pub(crate) fn validate(event: &Event) -> Result<(), &'static str> {

@@ -1,0 +1,216 @@
+//! A command's settings, declared once for its flags, environment variables
+//! and `--config` TOML file.
+//!
+//! [`declare_settings!`] takes one list of fields, each with its doc comment
+//! (the `--help` text), its clap and serde attributes and its default, and
+//! writes:
+//!
+//! - the *layer*: a struct of `Option`s deriving both `clap::Args` (flags and
+//!   `env = "…"`) and `serde::Deserialize` (the file, unknown keys refused);
+//! - `or(self, file)`: each setting from flags and environment, else from the
+//!   file; this is where the precedence flag > environment > file lives;
+//! - `resolve(self)`: the plain settings struct, defaults applied;
+//! - the `[default: …]` of each flag's help, from the same default.
+//!
+//! Why not clap's `default_value_t`: once parsed, a clap default cannot be
+//! told from a flag, so it would hide the file's value. Leaving every field
+//! `None` until `resolve` keeps "not given" visible through every
+//! layer; the defaults are then written once, as the expression in the list.
+//!
+//! Each field is one of:
+//!
+//! ```text
+//! name: Type = default,                   // resolves to Type; help shows default's Display
+//! name: Type = default => "shown",        // help shows "shown" instead
+//! name: Type,                             // no default: resolves to Option<Type>, shows "none"
+//! name: Type => "shown",                  // the same, showing "shown"
+//! name: Type = default; merge function,   // merge(flags, file) instead of flags.or(file)
+//! ```
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::str::FromStr;
+
+use llmtap_export::ApiKey;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+/// Declares a settings layer and its resolved form; see the module docs.
+macro_rules! declare_settings {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $Layer:ident => $Resolved:ident {
+            $(
+                $(#[$field_meta:meta])*
+                $field:ident : $ty:ty $(= $default:expr)? $(=> $shown:expr)? $(; merge $merge:expr)?,
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, clap::Args, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        #[command(mut_args = $Layer::document_default)]
+        $vis struct $Layer {
+            $(
+                $(#[$field_meta])*
+                pub $field: Option<$ty>,
+            )*
+        }
+
+        #[doc = concat!("[`", stringify!($Layer), "`] resolved: every default applied.")]
+        #[derive(Debug)]
+        $vis struct $Resolved {
+            $(
+                #[doc = concat!("See [`", stringify!($Layer), "::", stringify!($field), "`].")]
+                pub $field: $crate::cli::settings::declare_settings!(@type $ty $(, $default)?),
+            )*
+        }
+
+        impl $Layer {
+            /// Each setting from `self` (flags and environment variables),
+            /// else from `file`.
+            pub fn or(self, file: Self) -> Self {
+                $Layer {
+                    $(
+                        $field: $crate::cli::settings::declare_settings!(
+                            @merge self.$field, file.$field $(, $merge)?
+                        ),
+                    )*
+                }
+            }
+
+            /// The settings, with defaults for whatever is still unset.
+            pub fn resolve(self) -> $Resolved {
+                $Resolved {
+                    $(
+                        $field: $crate::cli::settings::declare_settings!(
+                            @default self.$field $(, $default)?
+                        ),
+                    )*
+                }
+            }
+
+            /// Adds `[default: …]` to the help of each setting's flag.
+            fn document_default(arg: clap::Arg) -> clap::Arg {
+                let shown: Option<String> = match arg.get_id().as_str() {
+                    $(
+                        stringify!($field) => Some($crate::cli::settings::declare_settings!(
+                            @shown [$($default)?] [$($shown)?]
+                        )),
+                    )*
+                    _ => None,
+                };
+                match shown {
+                    Some(shown) => $crate::cli::settings::with_default(arg, &shown),
+                    None => arg,
+                }
+            }
+        }
+    };
+    (@type $ty:ty, $default:expr) => { $ty };
+    (@type $ty:ty) => { Option<$ty> };
+    (@merge $flags:expr, $file:expr, $merge:expr) => { $merge($flags, $file) };
+    (@merge $flags:expr, $file:expr) => { $flags.or($file) };
+    (@default $value:expr, $default:expr) => { $value.unwrap_or_else(|| $default) };
+    (@default $value:expr) => { $value };
+    (@shown [$($default:expr)?] [$shown:expr]) => { $shown.to_string() };
+    (@shown [$default:expr] []) => { $default.to_string() };
+    (@shown [] []) => { String::from("none") };
+}
+pub(crate) use declare_settings;
+
+/// `help` with its default appended, as clap writes its own defaults.
+pub fn with_default(arg: clap::Arg, shown: &str) -> clap::Arg {
+    let help = arg.get_help().map(|h| format!("{h} [default: {shown}]"));
+    let long_help = arg
+        .get_long_help()
+        .map(|h| format!("{h}\n\n[default: {shown}]"));
+    let arg = match help {
+        Some(help) => arg.help(help),
+        None => arg.help(format!("[default: {shown}]")),
+    };
+    match long_help {
+        Some(long_help) => arg.long_help(long_help),
+        None => arg,
+    }
+}
+
+/// Reads a `--config` file into a settings layer.
+///
+/// The error is serde's message (which names an unknown key) and the line
+/// and column, but not the snippet of the file the `toml` crate would quote:
+/// that line may hold a secret.
+pub fn read_file<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" at line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        format!("{}{at}: {}", path.display(), e.message())
+    })
+}
+
+/// A static property: `KEY=VALUE` on the command line, one entry of a
+/// `[properties]` table in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Property {
+    /// The property name.
+    pub key: String,
+    /// Its value, always a string.
+    pub value: String,
+}
+
+impl FromStr for Property {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, value) = s.split_once('=').ok_or("expected KEY=VALUE")?;
+        Ok(Property {
+            key: key.trim().to_owned(),
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// serde for a `[properties]` table (`key = "value"` lines).
+pub fn property_table<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Property>>, D::Error> {
+    let table = std::collections::BTreeMap::<String, String>::deserialize(d)?;
+    Ok(Some(
+        table
+            .into_iter()
+            .map(|(key, value)| Property { key, value })
+            .collect(),
+    ))
+}
+
+/// Properties merge by key rather than as a whole: the file's first, then
+/// the flags', so a `--property` overrides one key of the file's table.
+pub fn file_then_flags(
+    flags: Option<Vec<Property>>,
+    file: Option<Vec<Property>>,
+) -> Option<Vec<Property>> {
+    match (file, flags) {
+        (Some(mut file), Some(flags)) => {
+            file.extend(flags);
+            Some(file)
+        }
+        (file, flags) => flags.or(file),
+    }
+}
+
+/// clap's parser for an [`ApiKey`], which has no `FromStr`.
+pub fn api_key(s: &str) -> Result<ApiKey, Infallible> {
+    Ok(ApiKey::new(s))
+}
+
+/// serde for an [`ApiKey`], which has no `Deserialize`.
+pub fn api_key_from_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ApiKey>, D::Error> {
+    Ok(Some(ApiKey::new(String::deserialize(d)?)))
+}
