@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::{EventOptions, JsonlSink, DEFAULT_MAX_EVENT_BYTES};
+use llmtap::{EventOptions, JsonlSink, Pipeline, Sink, SinkError, DEFAULT_MAX_EVENT_BYTES};
 use llmtap_export::{
     ApiKey, CaptureBuilder, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST,
     DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY, ENV_HOST,
 };
 
 use super::settings::{self, declare_settings, Property};
-use crate::server::{self, AppState, AuthToken, Metrics, Output, RecentEvents};
+use crate::server::{self, AppState, AuthToken, Metrics, RecentEvents};
 
 /// Loopback only: exposing the receiver takes a token or `--insecure`.
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4319));
@@ -111,19 +111,19 @@ impl ServeArgs {
 }
 
 /// Where events go: the capture API with an API key, else JSONL. The one
-/// place an [`Output`] is made.
+/// place the sink is chosen.
 ///
 /// `max_event_bytes` reaches both the event builder (which shrinks content
 /// on the request threads) and the exporter (which only checks the size of
 /// the JSON it serializes anyway): one setting, one limit.
-fn output(s: &Settings) -> Result<Output, String> {
+fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     let Some(key) = &s.api_key else {
         let sink = match &s.output {
             Some(path) => JsonlSink::create(path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
             None => JsonlSink::stdout(),
         };
-        return Ok(Output::Jsonl(Arc::new(sink)));
+        return Ok(Arc::new(sink));
     };
     // `new`, not `from_env`: clap has read POSTHOG_API_KEY and POSTHOG_HOST
     // (the exporter's ENV_* names) already, below the flags and above the file.
@@ -138,9 +138,7 @@ fn output(s: &Settings) -> Result<Output, String> {
         .max_event_bytes(s.max_event_bytes)
         .build()
         .map_err(|e| format!("capture settings: {e}"))?;
-    Ok(Output::Capture {
-        client: Arc::new(client),
-    })
+    Ok(Arc::new(client))
 }
 
 /// Runs the sidecar until SIGTERM/SIGINT; exit 0 when every accepted event was delivered.
@@ -158,11 +156,13 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     for Property { key, value } in &s.properties {
         options = options.extra_property(key, value.as_str());
     }
-    let output = output(&s)?;
-
+    let destination = match s.api_key {
+        Some(_) => "the capture API",
+        None => "JSONL (no API key)",
+    };
     let state = Arc::new(AppState {
-        output,
-        options,
+        sink: output(&s)?,
+        pipeline: Pipeline::new(options),
         metrics: Metrics::default(),
         auth_token: s.auth_token,
         retry_after_secs: s.retry_after_secs,
@@ -173,10 +173,6 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", s.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("llmtap serve: listening on http://{bound}");
-    let destination = match &state.output {
-        Output::Capture { .. } => "the capture API",
-        Output::Jsonl(_) => "JSONL (no API key)",
-    };
     tracing::info!(%bound, destination, "Serving.");
 
     axum::serve(listener, server::router(state.clone(), s.max_body_bytes))
@@ -185,34 +181,21 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("server failed: {e}"))?;
 
     let timeout = Duration::from_secs(s.shutdown_timeout_secs);
-    let report = state
-        .output
-        .shutdown(timeout)
-        .await
-        .map_err(|e| format!("flushing events failed: {e}"))?;
-    match report {
-        Some(r) => {
-            eprintln!(
-                "llmtap serve: stopped; {} events delivered, {} dropped ({}), {} pending",
-                r.delivered,
-                r.dropped.total(),
-                r.dropped,
-                r.pending
-            );
-            Ok(if r.is_lossless() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        None => {
-            eprintln!(
-                "llmtap serve: stopped; {} events written",
-                state.output.written_locally()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    // Errs when something is pending or was dropped; the counts tell which.
+    let flushed = state.sink.shutdown(timeout).await;
+    let d = state.sink.delivery();
+    eprintln!(
+        "llmtap serve: stopped; {} events delivered, {} dropped ({}), {} pending",
+        d.delivered,
+        d.dropped.total(),
+        d.dropped,
+        d.pending
+    );
+    Ok(match (flushed, d.is_lossless()) {
+        (Ok(()), true) => ExitCode::SUCCESS,
+        (Err(SinkError::Io(e)), _) => return Err(format!("flushing events failed: {e}")),
+        _ => ExitCode::FAILURE,
+    })
 }
 
 /// SIGINT or SIGTERM: stop accepting, then flush.
@@ -371,7 +354,7 @@ mod tests {
             .settings
             .auth_token;
         assert_eq!(
-            token.unwrap().0.as_bytes(),
+            token.unwrap().expose_bytes(),
             b"t0ken",
             "trimmed as clients' are"
         );

@@ -10,8 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-use llmtap::Usage;
-use llmtap_export::{DropReason, Stats};
+use llmtap::{Delivery, DropReason, Usage};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
@@ -121,7 +120,7 @@ impl Default for Metrics {
         let queue_len = Gauge::default();
         registry.register(
             "queue_length",
-            "Events waiting in the exporter queue",
+            "Events accepted and not yet delivered or dropped",
             queue_len.clone(),
         );
         Metrics {
@@ -202,24 +201,20 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the exporter's counters brought up to date:
-    /// the capture client's stats, or the count written to a local sink.
-    pub fn render(&self, stats: Option<&Stats>, written_locally: u64) -> String {
-        catch_up(&self.delivered, written_locally);
-        if let Some(stats) = stats {
-            catch_up(&self.delivered, stats.sent);
-            for reason in DropReason::ALL {
-                let labels = ReasonLabels {
-                    reason: reason.as_str().to_owned(),
-                };
-                catch_up(
-                    &self.dropped.get_or_create(&labels),
-                    stats.dropped.get(reason),
-                );
-            }
-            self.queue_len
-                .set(i64::try_from(stats.queue_len).unwrap_or(i64::MAX));
+    /// The text exposition, with the sink's delivery counters brought up to date.
+    pub fn render(&self, delivery: &Delivery) -> String {
+        catch_up(&self.delivered, delivery.delivered);
+        for reason in DropReason::ALL {
+            let labels = ReasonLabels {
+                reason: reason.as_str().to_owned(),
+            };
+            catch_up(
+                &self.dropped.get_or_create(&labels),
+                delivery.dropped.get(reason),
+            );
         }
+        self.queue_len
+            .set(i64::try_from(delivery.pending).unwrap_or(i64::MAX));
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

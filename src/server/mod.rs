@@ -7,7 +7,6 @@
 
 mod dedup;
 mod metrics;
-mod output;
 mod routes;
 
 use std::net::SocketAddr;
@@ -15,19 +14,18 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use llmtap::EventOptions;
+use llmtap::{Pipeline, Sink};
 use llmtap_export::ApiKey;
 
 pub use dedup::RecentEvents;
 pub use metrics::Metrics;
-pub use output::Output;
 
 /// What every request handler shares.
 pub struct AppState {
-    /// Where events go.
-    pub output: Output,
-    /// How events are built.
-    pub options: EventOptions,
+    /// Where events go: the exporter, or a local JSONL sink.
+    pub sink: Arc<dyn Sink>,
+    /// How payloads become events.
+    pub pipeline: Pipeline,
     /// Counters behind `/metrics`.
     pub metrics: Metrics,
     /// Bearer token required on `POST /litellm`, if any.
@@ -47,19 +45,7 @@ pub struct AppState {
 /// without one, while no client could send it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub struct AuthToken(pub Redacted);
-
-/// A secret string inside an [`ApiKey`]; reading it is explicit. (A layer
-/// of its own only because `routes.rs` reads the token as `.0.as_bytes()`.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redacted(ApiKey);
-
-impl Redacted {
-    /// The secret itself, for the constant-time comparison and nowhere else.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.expose().as_bytes()
-    }
-}
+pub struct AuthToken(ApiKey);
 
 /// Why a token was refused; never holds the token.
 #[derive(Debug)]
@@ -79,8 +65,13 @@ impl AuthToken {
     pub fn new(token: &str) -> Result<Self, BlankToken> {
         match token.trim() {
             "" => Err(BlankToken),
-            token => Ok(AuthToken(Redacted(ApiKey::new(token)))),
+            token => Ok(AuthToken(ApiKey::new(token))),
         }
+    }
+
+    /// The secret itself, for the constant-time comparison and nowhere else.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.0.expose().as_bytes()
     }
 }
 

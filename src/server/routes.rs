@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use llmtap::split_body;
-use llmtap::{Event, HeaderProperties, Payload, Pipeline, Processed, SinkError, Usage};
+use llmtap::{Event, HeaderProperties, Payload, Processed, SinkError, Usage};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -36,7 +36,7 @@ pub async fn receive(
     body: Bytes,
 ) -> Response {
     if let Some(expected) = &state.auth_token {
-        if !authorized(&headers, expected.0.as_bytes()) {
+        if !authorized(&headers, expected.expose_bytes()) {
             return json_response(
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "missing or wrong bearer token"}),
@@ -81,8 +81,6 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         state.metrics.rejected(reason);
         errors.push(format!("{location}: {detail}"));
     };
-    // One per request (not per payload) until AppState holds the pipeline.
-    let pipeline = Pipeline::new(state.options.clone());
     let mut ready = Vec::with_capacity(entries.len());
     for entry in &entries {
         state.metrics.received();
@@ -97,14 +95,14 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
                 continue;
             }
         };
-        match pipeline.process(&payload, &caller) {
+        match state.pipeline.process(&payload, &caller) {
             Ok(Processed { event, usage, .. }) => ready.push((
                 event,
                 Call {
                     provider: payload.provider().to_owned(),
                     model: payload.model.clone(),
                     usage,
-                    cost: payload.response_cost.map(|c| c.0).filter(|c| *c > 0.0),
+                    cost: payload.cost_usd(),
                 },
             )),
             Err(e) => reject(&entry.location, "event_error", &e),
@@ -120,7 +118,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     }
     let uuids: Vec<Uuid> = ready.iter().map(|(event, _)| event.uuid).collect();
     let (events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
-    let accepted = match state.output.capture_all(events) {
+    let accepted = match state.sink.capture_all(events) {
         Ok(n) => n,
         Err(SinkError::Dropped { .. }) => {
             state.metrics.refused();
@@ -162,10 +160,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /metrics`: Prometheus / OpenMetrics text.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.metrics.render(
-        state.output.stats().as_ref(),
-        state.output.written_locally(),
-    );
+    let body = state.metrics.render(&state.sink.delivery());
     (
         [(
             header::CONTENT_TYPE,

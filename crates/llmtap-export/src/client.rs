@@ -19,7 +19,7 @@ use crate::stats::{DropCounts, DropReason, Stats};
 use crate::wait::{block_on, race, Either};
 use crate::worker::{Progress, Shared, Worker};
 use llmtap::Event;
-use llmtap::{Sink, SinkError};
+use llmtap::{Delivery, Sink, SinkError};
 /// How long a client dropped without `shutdown` lets its worker keep sending.
 const DROP_GRACE: Duration = Duration::from_secs(5);
 /// Slack after a shutdown deadline for the worker's final bookkeeping.
@@ -295,6 +295,15 @@ impl<E: Exporter> Drop for ExportClient<E> {
 impl<E: Exporter> Sink for ExportClient<E> {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
         ExportClient::capture(self, event)
+    }
+
+    fn delivery(&self) -> Delivery {
+        let stats = self.stats();
+        let mut delivery = Delivery::immediate(stats.sent);
+        delivery.accepted = stats.accepted;
+        delivery.dropped = stats.dropped;
+        delivery.pending = stats.pending;
+        delivery
     }
 
     /// All or none: when the queue lacks room for every valid event, none is

@@ -4,69 +4,12 @@
 //! [`DropReason`], so `accepted == sent + dropped-after-acceptance + pending`
 //! holds at any moment and an operator can tell loss from backlog.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 pub use llmtap::DropReason;
 
-const REASONS: usize = DropReason::ALL.len();
-
-/// Dropped events, counted by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DropCounts([u64; REASONS]);
-
-impl DropCounts {
-    /// Events dropped for `reason`.
-    pub fn get(&self, reason: DropReason) -> u64 {
-        self.0[reason.index()]
-    }
-
-    /// Events dropped for any reason.
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// Counts `n` more drops for `reason`.
-    pub(crate) fn add(&mut self, reason: DropReason, n: u64) {
-        self.0[reason.index()] += n;
-    }
-
-    /// Drops counted since `earlier`, a snapshot of the same counters.
-    pub(crate) fn since(&self, earlier: &DropCounts) -> DropCounts {
-        let mut diff = *self;
-        for (d, e) in diff.0.iter_mut().zip(earlier.0) {
-            *d = d.saturating_sub(e);
-        }
-        diff
-    }
-
-    /// The reasons with a non-zero count, in [`DropReason::ALL`] order.
-    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
-        DropReason::ALL
-            .into_iter()
-            .map(|r| (r, self.get(r)))
-            .filter(|&(_, n)| n > 0)
-    }
-}
-
-/// `queue_full=3, invalid=1`, or `none`.
-impl fmt::Display for DropCounts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for (reason, n) in self.iter() {
-            if !first {
-                f.write_str(", ")?;
-            }
-            write!(f, "{reason}={n}")?;
-            first = false;
-        }
-        if first {
-            f.write_str("none")?;
-        }
-        Ok(())
-    }
-}
+pub use llmtap::DropCounts;
 
 /// The last batch the destination refused, kept so an operator can see why
 /// without trawling logs.
@@ -123,7 +66,7 @@ pub(crate) struct Counters {
     pub retries: AtomicU64,
     pub bytes_json: AtomicU64,
     pub bytes_sent: AtomicU64,
-    dropped: [AtomicU64; REASONS],
+    dropped: [AtomicU64; DropReason::ALL.len()],
     warned: AtomicBool,
     last_rejection: Mutex<Option<Rejection>>,
 }
@@ -162,8 +105,8 @@ impl Counters {
 
     pub fn drop_counts(&self) -> DropCounts {
         let mut counts = DropCounts::default();
-        for (slot, counter) in counts.0.iter_mut().zip(&self.dropped) {
-            *slot = counter.load(Ordering::Relaxed);
+        for (reason, counter) in DropReason::ALL.into_iter().zip(&self.dropped) {
+            counts.add(reason, counter.load(Ordering::Relaxed));
         }
         counts
     }

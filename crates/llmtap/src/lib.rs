@@ -75,6 +75,6 @@ pub use payload::{split_body, BodyEntry, BodyError, EntryLocation, Payload, Payl
 /// The one composition of the stages.
 pub use pipeline::{build_event, Pipeline, PipelineError, Processed};
 /// Where events go.
-pub use sink::{DropReason, JsonlSink, MemorySink, Sink, SinkError};
+pub use sink::{Delivery, DropCounts, DropReason, JsonlSink, MemorySink, Sink, SinkError};
 /// One truth about token usage.
 pub use usage::{normalize, Usage};

@@ -130,9 +130,8 @@ pub(crate) fn project(
     Ok(event)
 }
 
-/// LiteLLM writes 0.0 when it could not price a call, so 0 means unknown here.
 fn set_cost(set: &mut impl FnMut(&str, Value), payload: &Payload) {
-    if let Some(total) = payload.response_cost.map(|a| a.0).filter(|&c| c > 0.0) {
+    if let Some(total) = payload.cost_usd() {
         set(props::TOTAL_COST_USD, total.into());
         set(props::COST_PASSTHROUGH, true.into());
     }

@@ -323,6 +323,12 @@ impl Payload {
             .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
     }
 
+    /// What LiteLLM priced the call at, in USD; `None` when it could not
+    /// (LiteLLM writes 0.0 then, so a 0 means unknown, not free).
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.response_cost.map(|a| a.0).filter(|&c| c > 0.0)
+    }
+
     /// `response.usage`, when the response carries one.
     pub fn response_usage(&self) -> Option<&RawUsage> {
         self.response_parts.usage.as_ref()

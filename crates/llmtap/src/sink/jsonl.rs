@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{DropReason, Sink, SinkError};
+use super::{Delivery, DropReason, Sink, SinkError};
 use crate::event::Event;
 
 /// Writes each event as one line of JSON: the capture-API event object.
@@ -66,6 +66,10 @@ impl JsonlSink {
 
 #[async_trait]
 impl Sink for JsonlSink {
+    fn delivery(&self) -> Delivery {
+        Delivery::immediate(self.written())
+    }
+
     fn capture(&self, event: Event) -> Result<(), SinkError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(SinkError::dropped(DropReason::Closed));

@@ -1,8 +1,9 @@
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Sink, SinkError};
+use super::{Delivery, Sink, SinkError};
 use crate::event::Event;
 
 /// Keeps events in memory; for tests and for callers that ship events themselves.
@@ -12,6 +13,8 @@ use crate::event::Event;
 #[derive(Debug, Clone, Default)]
 pub struct MemorySink {
     events: Arc<Mutex<Vec<Event>>>,
+    /// Every event ever captured, taken ones included.
+    captured: Arc<AtomicU64>,
 }
 
 impl MemorySink {
@@ -49,6 +52,11 @@ impl MemorySink {
 impl Sink for MemorySink {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
         self.lock().push(event);
+        self.captured.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn delivery(&self) -> Delivery {
+        Delivery::immediate(self.captured.load(Ordering::Relaxed))
     }
 }

@@ -34,6 +34,9 @@ pub trait Sink: Send + Sync {
         Ok(n)
     }
 
+    /// What became of the events accepted so far (for metrics and reports).
+    fn delivery(&self) -> Delivery;
+
     /// Delivers everything accepted so far, or gives up after `timeout`.
     async fn flush(&self, _timeout: Duration) -> Result<(), SinkError> {
         Ok(())
@@ -111,7 +114,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; REASONS] = [
         DropReason::QueueFull,
         DropReason::Oversized,
         DropReason::Invalid,
@@ -154,6 +157,96 @@ impl std::fmt::Display for DropReason {
     }
 }
 
+/// How many [`DropReason`]s there are.
+const REASONS: usize = 7;
+
+/// Dropped events, counted by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounts([u64; REASONS]);
+
+impl DropCounts {
+    /// Events dropped for `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    /// Events dropped for any reason.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Counts `n` more drops for `reason`.
+    pub fn add(&mut self, reason: DropReason, n: u64) {
+        self.0[reason.index()] += n;
+    }
+
+    /// Drops counted since `earlier`, a snapshot of the same counters.
+    pub fn since(&self, earlier: &DropCounts) -> DropCounts {
+        let mut diff = *self;
+        for (d, e) in diff.0.iter_mut().zip(earlier.0) {
+            *d = d.saturating_sub(e);
+        }
+        diff
+    }
+
+    /// The reasons with a non-zero count, in [`DropReason::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .into_iter()
+            .map(|r| (r, self.get(r)))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
+/// `queue_full=3, invalid=1`, or `none`.
+impl std::fmt::Display for DropCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (reason, n) in self.iter() {
+            if !first {
+                f.write_str(", ")?;
+            }
+            write!(f, "{reason}={n}")?;
+            first = false;
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+/// What became of the events a sink accepted, at any moment:
+/// `accepted = delivered + dropped after acceptance + pending`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// Events the sink took.
+    pub accepted: u64,
+    /// Events the destination acknowledged (or, locally, written).
+    pub delivered: u64,
+    /// Events not delivered, by reason (refusals at `capture` included).
+    pub dropped: DropCounts,
+    /// Events accepted and not yet settled.
+    pub pending: u64,
+}
+
+impl Delivery {
+    /// Counts of a sink that delivers what it accepts at once (a file, memory).
+    pub fn immediate(delivered: u64) -> Self {
+        Delivery {
+            accepted: delivered,
+            delivered,
+            ..Delivery::default()
+        }
+    }
+
+    /// Nothing pending and nothing ever dropped.
+    pub fn is_lossless(&self) -> bool {
+        self.pending == 0 && self.dropped.total() == 0
+    }
+}
+
 #[async_trait]
 impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
@@ -161,6 +254,9 @@ impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     }
     fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
         (**self).capture_all(events)
+    }
+    fn delivery(&self) -> Delivery {
+        (**self).delivery()
     }
     async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
         (**self).flush(timeout).await
