@@ -5,8 +5,6 @@
 //! bad event is refused at `capture` (counted `invalid`) and never costs the
 //! good events around it.
 
-use chrono::DateTime;
-
 use llmtap::Event;
 
 /// The first problem found, or `Ok`.
@@ -17,11 +15,8 @@ pub(crate) fn validate(event: &Event) -> Result<(), &'static str> {
     if event.distinct_id.trim().is_empty() {
         return Err("empty distinct_id");
     }
-    // No timestamp is fine: PostHog then uses the time it received the event.
-    let bad_time = |ts: &str| DateTime::parse_from_rfc3339(ts).is_err();
-    if event.timestamp.as_deref().is_some_and(bad_time) {
-        return Err("timestamp is not RFC 3339");
-    }
+    // The timestamp is typed (`Option<Timestamp>`), so it is always one
+    // PostHog takes, and none at all means "when received".
     Ok(())
 }
 
@@ -62,10 +57,21 @@ mod tests {
         let mut e = event();
         e.distinct_id = String::new();
         assert_eq!(validate(&e), Err("empty distinct_id"));
-        for ts in ["", "yesterday", "2026-11-23", "2026-13-01T00:00:00Z"] {
-            let mut e = event();
-            e.timestamp = Some(ts.into());
-            assert_eq!(validate(&e), Err("timestamp is not RFC 3339"), "{ts:?}");
+    }
+
+    #[test]
+    fn a_time_posthog_would_refuse_cannot_even_be_an_event() {
+        for ts in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            let wire = serde_json::json!({
+                "event": "$ai_generation", "distinct_id": "u", "properties": {},
+                "timestamp": ts, "uuid": Uuid::from_u128(7),
+            });
+            assert!(serde_json::from_value::<Event>(wire).is_err(), "{ts:?}");
         }
     }
 }

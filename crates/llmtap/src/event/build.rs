@@ -118,10 +118,7 @@ pub(crate) fn project(
         properties: p,
         content: Content::default(),
         // Without a time PostHog stamps the event when it receives it.
-        timestamp: payload
-            .start_time
-            .or(payload.end_time)
-            .map(|t| t.to_rfc3339()),
+        timestamp: payload.start_time.or(payload.end_time),
         uuid,
     };
     if !options.privacy_mode {

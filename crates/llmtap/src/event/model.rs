@@ -8,6 +8,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use super::{content, props};
+use crate::payload::Timestamp;
 
 /// One event in the exact shape of PostHog's capture API.
 ///
@@ -23,9 +24,10 @@ pub struct Event {
     pub properties: Map<String, Value>,
     /// `$ai_input` and `$ai_output_choices`, kept as raw JSON.
     pub content: Content,
-    /// When the call started (else ended), RFC 3339; `None` lets PostHog use
-    /// the time it received the event.
-    pub timestamp: Option<String>,
+    /// When the call started (else ended), sent as RFC 3339 in UTC; `None`
+    /// lets PostHog use the time it received the event. Typed, so an event
+    /// cannot carry a time PostHog would refuse.
+    pub timestamp: Option<Timestamp>,
     /// Deterministic per payload, so retries and replays deduplicate.
     pub uuid: Uuid,
 }
@@ -122,7 +124,7 @@ impl<'de> Deserialize<'de> for Event {
             distinct_id: String,
             properties: Map<String, Value>,
             #[serde(default)]
-            timestamp: Option<String>,
+            timestamp: Option<Timestamp>,
             uuid: Uuid,
         }
         let mut w = Wire::deserialize(d)?;
@@ -263,13 +265,16 @@ enum Measure {
     Typical,
 }
 
+/// `2026-11-23T10:00:00.250000Z`: what [`Timestamp::to_rfc3339`] writes.
+const RFC3339_MICROS_LEN: usize = 27;
+
 impl Measure {
     fn event(self, e: &Event) -> usize {
         const ENVELOPE: usize = 160; // keys, uuid, quotes and braces
         ENVELOPE
             + self.string(&e.event)
             + self.string(&e.distinct_id)
-            + e.timestamp.as_deref().map_or(0, |t| self.string(t))
+            + e.timestamp.map_or(0, |_| RFC3339_MICROS_LEN + 2)
             + self.map(&e.properties)
             + e.content
                 .iter()

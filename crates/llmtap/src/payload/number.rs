@@ -226,20 +226,27 @@ impl Timestamp {
         if let Ok(secs) = t.parse::<f64>() {
             return Self::from_epoch_secs(secs);
         }
-        if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-            return Ok(Self {
-                micros: dt.timestamp_micros(),
-            });
-        }
-        // LiteLLM's naive strings are the proxy's local clock; proxies run in UTC.
-        for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
-            if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-                return Ok(Self {
-                    micros: dt.and_utc().timestamp_micros(),
-                });
-            }
-        }
-        Err(format!("{s:?} is neither epoch seconds nor a date-time"))
+        let micros = DateTime::parse_from_rfc3339(t)
+            .map(|dt| dt.timestamp_micros())
+            .or_else(|_| {
+                // LiteLLM's naive strings are the proxy's local clock; proxies run in UTC.
+                ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                    .iter()
+                    .find_map(|fmt| NaiveDateTime::parse_from_str(t, fmt).ok())
+                    .map(|dt| dt.and_utc().timestamp_micros())
+                    .ok_or(())
+            })
+            .map_err(|()| format!("{s:?} is neither epoch seconds nor a date-time"))?;
+        Self::from_epoch_secs(micros as f64 / 1e6)
+            .map(|_| Self { micros })
+            .map_err(|_| format!("{s:?} is not a plausible call time (years 2000-2200)"))
+    }
+}
+
+/// As RFC 3339 in UTC with microseconds (what PostHog's capture API takes).
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
     }
 }
 
