@@ -32,7 +32,7 @@ pub(crate) struct Limits {
 
 impl Limits {
     /// The largest single event a batch can carry.
-    pub fn max_event(&self) -> usize {
+    pub(crate) fn max_event(&self) -> usize {
         self.max_bytes.saturating_sub(self.overhead)
     }
 }
@@ -59,7 +59,7 @@ pub(crate) struct Batcher<T> {
 }
 
 impl<T: Weighed> Batcher<T> {
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Batcher {
             limits,
             items: Vec::new(),
@@ -68,7 +68,7 @@ impl<T: Weighed> Batcher<T> {
         }
     }
 
-    pub fn push(&mut self, item: T, now: Instant) -> Push<T> {
+    pub(crate) fn push(&mut self, item: T, now: Instant) -> Push<T> {
         let size = item.bytes();
         if size > self.limits.max_event() {
             return Push::TooLarge(item);
@@ -91,27 +91,27 @@ impl<T: Weighed> Batcher<T> {
     }
 
     /// True when no further item can join: send now rather than wait.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.items.len() >= self.limits.max_events
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// When the open batch must be sent even if it is not full.
-    pub fn due(&self, interval: Duration) -> Option<Instant> {
+    pub(crate) fn due(&self, interval: Duration) -> Option<Instant> {
         // An interval too long to represent means "never by age".
         self.opened.and_then(|t| t.checked_add(interval))
     }
 
     /// The request body size the open batch would make.
     #[cfg(test)]
-    pub fn body_bytes(&self) -> usize {
+    pub(crate) fn body_bytes(&self) -> usize {
         self.limits.overhead + self.payload
     }
 
-    pub fn take(&mut self) -> Vec<T> {
+    pub(crate) fn take(&mut self) -> Vec<T> {
         self.payload = 0;
         self.opened = None;
         std::mem::take(&mut self.items)

@@ -128,7 +128,7 @@
 //! | `clock` | [`SystemClock`] |
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod batcher;
 mod client;

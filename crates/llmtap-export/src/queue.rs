@@ -54,7 +54,7 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    pub fn new(capacity: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Queue {
             state: Mutex::new(State::default()),
             space: Condvar::new(),
@@ -74,7 +74,7 @@ impl Queue {
     }
 
     /// Queues `event`, waiting up to `wait` for room when full.
-    pub fn push(&self, event: Event, wait: Duration) -> Result<(), Refused> {
+    pub(crate) fn push(&self, event: Event, wait: Duration) -> Result<(), Refused> {
         let size = event.approx_json_len();
         let mut state = self.lock();
         if !self.has_room(&state, 1, size) && !state.closed && !wait.is_zero() {
@@ -105,7 +105,7 @@ impl Queue {
 
     /// Queues all of `events` or none of them, never waiting: a receiver
     /// that cannot hold a whole request refuses it upstream instead.
-    pub fn push_all(&self, events: Vec<Event>) -> Result<(), (Refused, Vec<Event>)> {
+    pub(crate) fn push_all(&self, events: Vec<Event>) -> Result<(), (Refused, Vec<Event>)> {
         let sized: Vec<(Event, usize)> = events
             .into_iter()
             .map(|e| {
@@ -136,7 +136,7 @@ impl Queue {
 
     /// Takes up to `max` events in one lock, waking blocked producers only
     /// when there are any.
-    pub fn pop_many(&self, max: usize, into: &mut Vec<Event>) {
+    pub(crate) fn pop_many(&self, max: usize, into: &mut Vec<Event>) {
         let mut state = self.lock();
         let n = max.min(state.items.len());
         let State { items, bytes, .. } = &mut *state;
@@ -151,14 +151,14 @@ impl Queue {
 
     /// Refuses further events and wakes everyone: blocked producers get
     /// `Closed`, the worker drains what is left.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.space.notify_all();
         self.ready.notify_one();
     }
 
     /// Empties the queue, returning how many events were discarded.
-    pub fn clear(&self) -> usize {
+    pub(crate) fn clear(&self) -> usize {
         let mut state = self.lock();
         state.bytes = 0;
         let n = std::mem::take(&mut state.items).len();
@@ -173,7 +173,7 @@ impl Queue {
     /// The flag is set before the queue is checked, and pushes read it after
     /// queueing, both around the same lock: a push either is seen here or
     /// sees the flag and wakes the worker.
-    pub fn park(&self) -> bool {
+    pub(crate) fn park(&self) -> bool {
         self.parked.store(true, Ordering::SeqCst);
         if self.lock().items.is_empty() {
             return true;
@@ -187,24 +187,24 @@ impl Queue {
     }
 
     /// Wakes the worker (a flush or shutdown wants attention).
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.ready.notify_one();
     }
 
     /// Resolves when something was queued or [`Queue::wake`] was called.
-    pub async fn ready(&self) {
+    pub(crate) async fn ready(&self) {
         self.ready.notified().await;
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
-    pub fn pushed(&self) -> u64 {
+    pub(crate) fn pushed(&self) -> u64 {
         self.pushed.load(Ordering::SeqCst)
     }
 

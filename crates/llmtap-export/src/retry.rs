@@ -45,14 +45,14 @@ pub(crate) enum Step {
 impl RetryPolicy {
     /// The backoff ceiling before retry number `attempt` (0-based):
     /// `initial * 2^attempt`, capped at `max`.
-    pub fn ceiling(&self, attempt: u32) -> Duration {
+    pub(crate) fn ceiling(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
         self.initial.saturating_mul(factor).min(self.max)
     }
 
     /// Full jitter: uniform in `[0, ceiling)`, where `unit` is a uniform
     /// sample in `[0, 1)`. Spreads retries from many clients after an outage.
-    pub fn backoff(&self, attempt: u32, unit: f64) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, unit: f64) -> Duration {
         let ceiling = self.ceiling(attempt);
         let unit = if unit.is_nan() {
             0.0
@@ -66,7 +66,13 @@ impl RetryPolicy {
 
     /// Decides the next step, given how long this batch has been trying.
     /// `Retry-After` is a floor on the wait, never a way around the deadline.
-    pub fn next(&self, decision: Decision, attempt: u32, elapsed: Duration, unit: f64) -> Step {
+    pub(crate) fn next(
+        &self,
+        decision: Decision,
+        attempt: u32,
+        elapsed: Duration,
+        unit: f64,
+    ) -> Step {
         let wait = match decision {
             Decision::Fatal => return Step::Refused,
             Decision::Retry => self.backoff(attempt, unit),

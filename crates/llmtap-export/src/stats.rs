@@ -74,7 +74,7 @@ pub(crate) struct Counters {
 impl Counters {
     /// Counts `n` dropped events, warning once per client so a flood of
     /// drops cannot flood the logs too.
-    pub fn dropped(&self, reason: DropReason, n: u64) {
+    pub(crate) fn dropped(&self, reason: DropReason, n: u64) {
         if n == 0 {
             return;
         }
@@ -89,7 +89,7 @@ impl Counters {
     }
 
     /// Remembers a refused batch; returns true for the first one.
-    pub fn rejected(&self, rejection: Rejection) -> bool {
+    pub(crate) fn rejected(&self, rejection: Rejection) -> bool {
         let mut last = self
             .last_rejection
             .lock()
@@ -99,11 +99,11 @@ impl Counters {
         first
     }
 
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn drop_counts(&self) -> DropCounts {
+    pub(crate) fn drop_counts(&self) -> DropCounts {
         let mut counts = DropCounts::default();
         for (reason, counter) in DropReason::ALL.into_iter().zip(&self.dropped) {
             counts.add(reason, counter.load(Ordering::Relaxed));
@@ -111,7 +111,7 @@ impl Counters {
         counts
     }
 
-    pub fn snapshot(&self, accepted: u64, settled: u64, queue_len: usize) -> Stats {
+    pub(crate) fn snapshot(&self, accepted: u64, settled: u64, queue_len: usize) -> Stats {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {
             accepted,

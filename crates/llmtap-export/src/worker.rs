@@ -56,7 +56,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(queue_capacity: usize, queue_bytes: usize) -> Self {
+    pub(crate) fn new(queue_capacity: usize, queue_bytes: usize) -> Self {
         Shared {
             queue: Queue::new(queue_capacity, queue_bytes),
             counters: Counters::default(),
@@ -66,17 +66,17 @@ impl Shared {
         }
     }
 
-    pub fn progress(&self) -> Progress {
+    pub(crate) fn progress(&self) -> Progress {
         *self.progress.borrow()
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Progress> {
         self.progress.subscribe()
     }
 
     /// Asks the worker to send everything accepted so far; returns the
     /// sequence number to wait for.
-    pub fn request_flush(&self) -> u64 {
+    pub(crate) fn request_flush(&self) -> u64 {
         let target = self.queue.pushed();
         self.flush_target.fetch_max(target, Ordering::SeqCst);
         self.queue.wake();
@@ -84,7 +84,7 @@ impl Shared {
     }
 
     /// Closes the queue and sets (or brings forward) the worker's deadline.
-    pub fn begin_shutdown(&self, deadline: Instant) {
+    pub(crate) fn begin_shutdown(&self, deadline: Instant) {
         self.deadline.send_if_modified(|current| match current {
             Some(at) if *at <= deadline => false,
             _ => {
@@ -95,7 +95,7 @@ impl Shared {
         self.queue.close();
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         // Read settled before pushed: then pending can only be overstated.
         let settled = self.progress().settled;
         self.counters
@@ -133,7 +133,7 @@ pub(crate) struct Worker<E: Exporter> {
 }
 
 impl<E: Exporter> Worker<E> {
-    pub fn new(exporter: Arc<E>, settings: &Settings, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(exporter: Arc<E>, settings: &Settings, shared: Arc<Shared>) -> Self {
         let limits = Limits {
             max_events: settings.batch_size,
             max_bytes: settings.batch_bytes,
@@ -151,7 +151,7 @@ impl<E: Exporter> Worker<E> {
         }
     }
 
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let shared = self.shared.clone();
         let deadline = shared.deadline.subscribe();
         if let Either::Right(()) = race(self.drive(), deadline_passed(deadline)).await {
