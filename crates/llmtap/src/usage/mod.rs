@@ -69,52 +69,12 @@ impl Usage {
     /// True when no count is above zero: what failures and streams without a
     /// usage chunk carry, which is no report at all.
     pub fn is_all_zero(&self) -> bool {
-        self.counts().iter().all(|c| c.unwrap_or(0) == 0)
+        self.all_counts(|c| c.unwrap_or(0) == 0)
     }
 
     /// Field by field, keeps what `self` reported and takes the rest from `fallback`.
     pub fn or(self, fallback: Usage) -> Usage {
         self.zip_with(fallback, Option::or)
-    }
-
-    /// Every count, in declaration order.
-    fn counts(&self) -> [Option<u64>; 12] {
-        [
-            self.input,
-            self.output,
-            self.cache_read,
-            self.cache_write,
-            self.cache_write_5m,
-            self.cache_write_1h,
-            self.reasoning,
-            self.audio_input,
-            self.image_input,
-            self.audio_output,
-            self.image_output,
-            self.web_search_requests,
-        ]
-    }
-
-    /// Combines two usages field by field; the one place that lists the fields
-    /// for `or` and `+`, so a new token class cannot be forgotten in either.
-    fn zip_with(self, other: Usage, f: impl Fn(Option<u64>, Option<u64>) -> Option<u64>) -> Usage {
-        let (a, b) = (self.counts(), other.counts());
-        let [input, output, cache_read, cache_write, cache_write_5m, cache_write_1h, reasoning, audio_input, image_input, audio_output, image_output, web_search_requests] =
-            std::array::from_fn(|i| f(a[i], b[i]));
-        Usage {
-            input,
-            output,
-            cache_read,
-            cache_write,
-            cache_write_5m,
-            cache_write_1h,
-            reasoning,
-            audio_input,
-            image_input,
-            audio_output,
-            image_output,
-            web_search_requests,
-        }
     }
 
     /// Builder-style setters for tests and gateways that already know their counts.
@@ -174,6 +134,42 @@ impl Usage {
         self
     }
 }
+
+/// The field-wise operations, written once over the field list: a struct
+/// literal must name every field, so a new token class that is not listed
+/// here fails to compile instead of being forgotten by `or` or `+`.
+macro_rules! count_fields {
+    ($($field:ident),* $(,)?) => {
+        impl Usage {
+            fn zip_with(
+                self,
+                other: Usage,
+                f: impl Fn(Option<u64>, Option<u64>) -> Option<u64>,
+            ) -> Usage {
+                Usage { $($field: f(self.$field, other.$field)),* }
+            }
+
+            fn all_counts(&self, pred: impl Fn(Option<u64>) -> bool) -> bool {
+                $(pred(self.$field))&&*
+            }
+        }
+    };
+}
+
+count_fields!(
+    input,
+    output,
+    cache_read,
+    cache_write,
+    cache_write_5m,
+    cache_write_1h,
+    reasoning,
+    audio_input,
+    image_input,
+    audio_output,
+    image_output,
+    web_search_requests,
+);
 
 /// `None + x = x`: a count one side did not report never erases the other's.
 fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
