@@ -11,11 +11,13 @@ use clap::Args;
 use llmtap::{EventOptions, JsonlSink, Pipeline, Sink, SinkError, DEFAULT_MAX_EVENT_BYTES};
 use llmtap_export::{
     ApiKey, CaptureBuilder, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST,
-    DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY, ENV_HOST,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY, ENV_HOST,
 };
 
 use super::settings::{self, declare_settings, Property};
-use crate::server::{self, AppState, AuthToken, Metrics, RecentEvents};
+use crate::server::{
+    self, AppState, AuthToken, BodyLimits, ConnectionLimits, Metrics, RecentEvents,
+};
 
 /// Loopback only: exposing the receiver takes a token or `--insecure`.
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4319));
@@ -37,12 +39,16 @@ declare_settings! {
         /// Address to listen on
         #[arg(long, env = "LLMTAP_LISTEN", value_name = "ADDR")]
         listen: SocketAddr = DEFAULT_LISTEN,
-        /// Bearer token required on POST /litellm, compared in constant time; never blank
+        /// Bearer token required on POST /litellm (and on /metrics beyond loopback),
+        /// compared in constant time; at least 16 bytes
         #[arg(long, env = "LLMTAP_AUTH_TOKEN", hide_env_values = true)]
         auth_token: AuthToken,
         /// Allow a non-loopback --listen address without --auth-token
         #[arg(long, num_args = 0, default_missing_value = "true")]
         insecure: bool = false => "off",
+        /// Serve /metrics without the token on a non-loopback --listen address
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        public_metrics: bool = false => "off",
         /// Capture API base URL; events go to {host}/batch/
         #[arg(long, env = ENV_HOST, value_name = "URL")]
         posthog_host: String = DEFAULT_HOST.to_owned(),
@@ -53,9 +59,24 @@ declare_settings! {
         /// JSONL destination when no API key is set
         #[arg(long, value_name = "FILE")]
         output: PathBuf => "stdout",
-        /// Largest request body accepted; larger ones get 413
+        /// Largest request body accepted, after gzip decoding; larger ones get 413
         #[arg(long, env = "LLMTAP_MAX_BODY_BYTES", value_name = "BYTES")]
         max_body_bytes: usize = 20 * 1024 * 1024,
+        /// Most entries (array items, NDJSON lines) in one request; more get 413
+        #[arg(long, env = "LLMTAP_MAX_ENTRIES", value_name = "ENTRIES")]
+        max_entries: usize = 10_000,
+        /// Longest a client may take to send a request's headers; then the connection is closed
+        #[arg(long, env = "LLMTAP_HEADER_TIMEOUT_MS", value_name = "MS")]
+        header_timeout_ms: u64 = 10_000,
+        /// Longest a request body may take to arrive; then 408
+        #[arg(long, env = "LLMTAP_BODY_TIMEOUT_MS", value_name = "MS")]
+        body_timeout_ms: u64 = 30_000,
+        /// Connections served at once; further ones wait in the listen backlog
+        #[arg(long, env = "LLMTAP_MAX_CONNECTIONS", value_name = "N")]
+        max_connections: usize = 1024,
+        /// Distinct (provider, model) label pairs in /metrics; further calls count under model="__other__"
+        #[arg(long, env = "LLMTAP_MAX_MODEL_SERIES", value_name = "N")]
+        max_model_series: usize = server::DEFAULT_MAX_MODEL_SERIES,
         /// Exporter queue capacity in events; a request that does not fit gets 503
         #[arg(long, env = "LLMTAP_QUEUE_CAPACITY", value_name = "EVENTS")]
         queue_capacity: usize = DEFAULT_QUEUE_CAPACITY,
@@ -65,6 +86,9 @@ declare_settings! {
         /// Events per capture request
         #[arg(long, env = "LLMTAP_BATCH_SIZE", value_name = "EVENTS")]
         batch_size: usize = DEFAULT_BATCH_SIZE,
+        /// Capture requests in flight at once (throughput = this x batch size / latency)
+        #[arg(long, env = "LLMTAP_MAX_IN_FLIGHT", value_name = "N")]
+        max_in_flight: usize = DEFAULT_MAX_IN_FLIGHT,
         /// Longest an event waits for its batch to fill
         #[arg(long, env = "LLMTAP_FLUSH_INTERVAL_MS", value_name = "MS")]
         flush_interval_ms: u64 = millis(DEFAULT_FLUSH_INTERVAL),
@@ -88,8 +112,8 @@ declare_settings! {
         /// its queue when a POST is slow); 0 turns it off
         #[arg(long, env = "LLMTAP_DEDUP_WINDOW", value_name = "EVENTS")]
         dedup_window: usize = 100_000,
-        /// On SIGTERM/SIGINT, how long to keep delivering before giving up
-        #[arg(long, value_name = "SECS")]
+        /// On SIGTERM/SIGINT, how long the whole stop may take: draining requests, then delivering
+        #[arg(long, env = "LLMTAP_SHUTDOWN_TIMEOUT_SECS", value_name = "SECS")]
         shutdown_timeout_secs: u64 = 30,
     }
 }
@@ -133,6 +157,7 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
         .queue_capacity(s.queue_capacity)
         .queue_bytes(s.queue_bytes)
         .batch_size(s.batch_size)
+        .max_in_flight(s.max_in_flight)
         .flush_interval(Duration::from_millis(s.flush_interval_ms))
         .gzip(s.gzip)
         .max_event_bytes(s.max_event_bytes)
@@ -150,6 +175,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
             s.listen
         ));
     }
+    if s.max_connections == 0 || s.max_entries == 0 {
+        return Err("--max-connections and --max-entries must be at least 1".into());
+    }
     let mut options = EventOptions::default()
         .privacy_mode(s.privacy_mode)
         .max_event_bytes(s.max_event_bytes);
@@ -163,10 +191,16 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let state = Arc::new(AppState {
         sink: output(&s)?,
         pipeline: Pipeline::new(options),
-        metrics: Metrics::default(),
+        metrics: Metrics::new(s.max_model_series),
+        metrics_need_token: server::is_exposed(&s.listen) && !s.public_metrics,
         auth_token: s.auth_token,
         retry_after_secs: s.retry_after_secs,
         recent: RecentEvents::new(s.dedup_window),
+        limits: BodyLimits {
+            max_body_bytes: s.max_body_bytes,
+            max_entries: s.max_entries,
+            body_timeout: Duration::from_millis(s.body_timeout_ms),
+        },
     });
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
@@ -175,14 +209,18 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     eprintln!("llmtap serve: listening on http://{bound}");
     tracing::info!(%bound, destination, "Serving.");
 
-    axum::serve(listener, server::router(state.clone(), s.max_body_bytes))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))?;
-
+    let limits = ConnectionLimits {
+        header_timeout: Duration::from_millis(s.header_timeout_ms),
+        max_connections: s.max_connections,
+    };
     let timeout = Duration::from_secs(s.shutdown_timeout_secs);
-    // Errs when something is pending or was dropped; the counts tell which.
-    let flushed = state.sink.shutdown(timeout).await;
+    let app = server::router(state.clone());
+    let deadline = server::serve(listener, app, limits, shutdown_signal(), timeout).await;
+
+    // What the drain left of the shutdown timeout. Errs when something is
+    // pending or was dropped; the counts tell which.
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let flushed = state.sink.shutdown(left).await;
     let d = state.sink.delivery();
     eprintln!(
         "llmtap serve: stopped; {} events delivered, {} dropped ({}), {} pending",
@@ -349,24 +387,26 @@ mod tests {
             let err = settings::read_file::<ServeSettings>(file.path()).unwrap_err();
             assert!(err.contains("empty or blank"), "{err}");
         }
-        let token = parse(&["--auth-token", " t0ken "])
+        let token = parse(&["--auth-token", " t0ken-of-16-bytes "])
             .unwrap()
             .settings
             .auth_token;
         assert_eq!(
             token.unwrap().expose_bytes(),
-            b"t0ken",
+            b"t0ken-of-16-bytes",
             "trimmed as clients' are"
         );
+        let err = parse(&["--auth-token", "fifteen-bytes!!"]).unwrap_err();
+        assert!(err.to_string().contains("at least 16 bytes"), "{err}");
     }
 
     #[test]
     fn secrets_stay_out_of_debug_help_and_file_errors() {
-        let args = parse(&["--auth-token", "tok-123", "--api-key", "phc_456"]).unwrap();
+        let args = parse(&["--auth-token", "tok-123-0123456789", "--api-key", "phc_456"]).unwrap();
         let s = args.resolve().unwrap();
         let debug = format!("{s:?}");
         assert!(
-            !debug.contains("tok-123") && !debug.contains("phc_456"),
+            !debug.contains("tok-123-0123456789") && !debug.contains("phc_456"),
             "{debug}"
         );
         assert!(debug.contains("**REDACTED**"));

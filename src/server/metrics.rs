@@ -8,9 +8,23 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
 
 use llmtap::{Delivery, DropReason, Usage};
+
+use super::clip;
+
+/// Longest provider or model label value, in bytes; longer ones are cut.
+pub const MAX_LABEL_BYTES: usize = 128;
+
+/// The provider and model of the series calls fold into once the cap on
+/// distinct pairs is reached.
+pub const OTHER: &str = "__other__";
+
+/// Distinct (provider, model) pairs tracked by default.
+pub const DEFAULT_MAX_MODEL_SERIES: usize = 1000;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
@@ -49,10 +63,23 @@ pub struct Metrics {
     delivered: Counter,
     dropped: Family<ReasonLabels, Counter>,
     queue_len: Gauge,
+    folded: Counter,
+    /// The (provider, model) pairs that have their own series.
+    series: Mutex<HashSet<ModelLabels>>,
+    max_series: usize,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(DEFAULT_MAX_MODEL_SERIES)
+    }
+}
+
+impl Metrics {
+    /// Metrics with at most `max_series` (provider, model) pairs: each label
+    /// set is a series per token family, and payloads name the model, so
+    /// without a cap any client could grow `/metrics` without bound.
+    pub fn new(max_series: usize) -> Self {
         let mut registry = Registry::with_prefix("llmtap");
         let mut tokens = |name: &str, help: &str| {
             let family = Tokens::default();
@@ -99,6 +126,10 @@ impl Default for Metrics {
             "Payload entries received, bad ones included",
         );
         let accepted = counter("events_accepted", "Events handed to the exporter");
+        let folded = counter(
+            "metrics_folded_calls",
+            "Calls counted under model=\"__other__\" because --max-model-series was reached",
+        );
         let refused_requests = counter(
             "requests_refused",
             "Requests answered 503 because the exporter queue was full",
@@ -146,11 +177,12 @@ impl Default for Metrics {
             delivered,
             dropped,
             queue_len,
+            folded,
+            series: Mutex::new(HashSet::new()),
+            max_series,
         }
     }
-}
 
-impl Metrics {
     /// Counts one entry of a request body.
     pub fn received(&self) {
         self.received.inc();
@@ -172,10 +204,7 @@ impl Metrics {
 
     /// Counts an accepted call's usage and cost.
     pub fn accepted(&self, provider: &str, model: &str, usage: &Usage, cost: Option<f64>) {
-        let labels = ModelLabels {
-            provider: provider.to_owned(),
-            model: model.to_owned(),
-        };
+        let labels = self.series_of(provider, model);
         self.accepted.inc();
         self.calls.get_or_create(&labels).inc();
         for (family, value) in [
@@ -198,6 +227,29 @@ impl Metrics {
         }
         if let Some(c) = cost {
             self.cost.get_or_create(&labels).inc_by(c);
+        }
+    }
+
+    /// The labels a call is counted under: its own pair, cut to
+    /// [`MAX_LABEL_BYTES`], while there is room for it, else [`OTHER`].
+    fn series_of(&self, provider: &str, model: &str) -> ModelLabels {
+        let labels = ModelLabels {
+            provider: clip(provider, MAX_LABEL_BYTES).to_owned(),
+            model: clip(model, MAX_LABEL_BYTES).to_owned(),
+        };
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        if series.contains(&labels) {
+            return labels;
+        }
+        if series.len() < self.max_series {
+            series.insert(labels.clone());
+            return labels;
+        }
+        drop(series);
+        self.folded.inc();
+        ModelLabels {
+            provider: OTHER.to_owned(),
+            model: OTHER.to_owned(),
         }
     }
 

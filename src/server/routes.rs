@@ -3,17 +3,18 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use llmtap::split_body;
-use llmtap::{Event, HeaderProperties, Payload, Processed, SinkError, Usage};
+use llmtap::{Event, HeaderProperties, Processed, SinkError, Usage};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::AppState;
+use super::{body, echo, AppState};
 
 /// Bodies below this are handled on the async thread; larger ones on the blocking pool.
 const INLINE_BODY_BYTES: usize = 256 * 1024;
@@ -29,20 +30,37 @@ struct Call {
     cost: Option<f64>,
 }
 
-/// `POST /litellm`: a JSON array, NDJSON or one payload.
-pub async fn receive(
+/// Checks the bearer token before anything reads the body.
+pub async fn require_token(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
+    next: Next,
 ) -> Response {
     if let Some(expected) = &state.auth_token {
-        if !authorized(&headers, expected.expose_bytes()) {
+        if !authorized(request.headers(), expected.expose_bytes()) {
             return json_response(
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "missing or wrong bearer token"}),
             );
         }
     }
+    next.run(request).await
+}
+
+/// `POST /litellm`: a JSON array, NDJSON or one payload.
+pub async fn receive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match body::read(body, &headers, &state.limits).await {
+        Ok(body) => body,
+        Err(refusal) => {
+            state.metrics.received();
+            state.metrics.rejected(refusal.reason);
+            return json_response(refusal.status, json!({"error": refusal.message}));
+        }
+    };
     if body.len() < INLINE_BODY_BYTES {
         return ingest(&state, &headers, &body);
     }
@@ -53,21 +71,38 @@ pub async fn receive(
         .unwrap_or_else(|e| {
             json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": e.to_string()}),
+                json!({"error": echo(&e.to_string())}),
             )
         })
 }
 
 /// Parses, builds and enqueues a request's events; CPU only, never waits.
 fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let unreadable = |message: String| {
+        state.metrics.received();
+        state.metrics.rejected("unreadable_body");
+        json_response(StatusCode::BAD_REQUEST, json!({"error": echo(&message)}))
+    };
+    // Whatever else the body is, it is not what the logger sends: say so
+    // rather than answer 200 with nothing accepted.
+    if !matches!(body.trim_ascii().first(), Some(b'[' | b'{')) {
+        return unreadable("the body is neither a JSON array, NDJSON nor a JSON object".into());
+    }
     let entries = match split_body(body) {
         Ok(entries) => entries,
-        Err(e) => {
-            state.metrics.received();
-            state.metrics.rejected("unreadable_body");
-            return json_response(StatusCode::BAD_REQUEST, json!({"error": e.to_string()}));
-        }
+        Err(e) => return unreadable(e.to_string()),
     };
+    if entries.len() > state.limits.max_entries {
+        state.metrics.received();
+        state.metrics.rejected("too_many_entries");
+        return json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({
+                "error": format!("{} entries, over the limit of {}", entries.len(), state.limits.max_entries),
+                "accepted": 0,
+            }),
+        );
+    }
     // The POST's own headers are the logger's static ones (GENERIC_LOGGER_HEADERS);
     // each payload's requester_custom_headers are merged per entry.
     let caller = HeaderProperties::from_pairs(
@@ -77,9 +112,13 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     );
 
     let mut errors = Vec::new();
+    let mut rejected = 0usize;
     let mut reject = |location: &dyn Display, reason: &str, detail: &dyn Display| {
         state.metrics.rejected(reason);
-        errors.push(format!("{location}: {detail}"));
+        if errors.len() < LISTED_ERRORS {
+            errors.push(echo(&format!("{location}: {detail}")));
+        }
+        rejected += 1;
     };
     let mut ready = Vec::with_capacity(entries.len());
     for entry in &entries {
@@ -88,7 +127,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
             reject(&entry.location, "null_entry", &"null entry");
             continue;
         }
-        let payload = match Payload::from_slice(entry.bytes) {
+        let payload = match entry.parse() {
             Ok(p) => p,
             Err(e) => {
                 reject(&entry.location, "invalid_payload", &e);
@@ -134,7 +173,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         Err(e) => {
             return json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": e.to_string()}),
+                json!({"error": echo(&e.to_string())}),
             )
         }
     };
@@ -145,8 +184,6 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
             .metrics
             .accepted(&c.provider, &c.model, &c.usage, c.cost);
     }
-    let rejected = errors.len();
-    errors.truncate(LISTED_ERRORS);
     json_response(
         StatusCode::OK,
         json!({"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "errors": errors}),
@@ -171,15 +208,42 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// Any route or method the router does not know: 404, as JSON.
+pub async fn not_found() -> Response {
+    json_response(StatusCode::NOT_FOUND, json!({"error": "no such route"}))
+}
+
+/// Makes every error answer JSON: the framework's own (405, a rejected
+/// extractor) carry plain text otherwise.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("error");
+    let mut json = json_response(status, json!({"error": reason.to_ascii_lowercase()}));
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = response.headers().get(&name) {
+            json.headers_mut().insert(name, v.clone());
+        }
+    }
+    json
+}
+
+/// `Authorization: Bearer <token>`, the scheme in any case (RFC 7235).
 fn authorized(headers: &HeaderMap, expected: &[u8]) -> bool {
-    let Some(given) = headers
+    let Some((scheme, given)) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.trim_start().split_once(' '))
     else {
         return false;
     };
-    given.trim().as_bytes().ct_eq(expected).into()
+    scheme.eq_ignore_ascii_case("bearer") && given.trim().as_bytes().ct_eq(expected).into()
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {

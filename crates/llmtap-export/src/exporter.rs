@@ -19,7 +19,8 @@ use llmtap::{DropReason, Event};
 ///
 /// Every method is called on the worker thread, inside its current-thread
 /// tokio runtime, except [`Exporter::validate`], which runs on the caller's
-/// hot path. One `export` call is in flight at a time.
+/// hot path. Up to `max_in_flight` `export` calls are in flight at once
+/// (on that one thread), each for a different batch.
 #[async_trait]
 pub trait Exporter: Send + Sync + 'static {
     /// One event encoded for this destination. Encoded once, as the worker

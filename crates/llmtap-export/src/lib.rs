@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! capture() ─► validate ─► bounded queue ─► worker thread, own tokio runtime:
-//!  (caller)   (exporter's)   (FullPolicy)     encode once ─► batcher ─► Exporter::export
+//!  (caller)   (exporter's)   (FullPolicy)     encode once ─► batcher ─► up to max_in_flight
+//!                                             batches at once, each: Exporter::export
 //!                                             ◄─ an Outcome per event: delivered, retry
 //!                                                after backoff, split in halves, dropped
 //! ```
@@ -27,8 +28,11 @@
 //! - `queue`: the bounded queue (events and bytes) between caller and worker.
 //! - `batcher`: where a batch ends, by count, bytes and age (pure; proptest);
 //!   [`Weighed`] is how an encoded event states its size.
-//! - `worker`: the thread's loop: drain, encode once, batch, export, apply
-//!   each outcome (retry, halve on `Split`, count drops), settle in order.
+//! - `worker`: the thread's loop: drain, encode once, batch, keep up to
+//!   `max_in_flight` batches in flight, settle in queue order.
+//! - `delivery`: one batch to the end: export, apply each outcome (retry
+//!   under its own deadline, halve on `Split`, count drops).
+//! - `ledger`: settling in queue order while batches finish in any order (pure).
 //! - `retry`: backoff with full jitter under a per-batch deadline (pure).
 //! - `stats`: live counters; [`Stats`], [`DropCounts`], [`Rejection`].
 //! - `clock`: the injectable time of retries ([`Clock`]); `wait`: `race` and
@@ -36,7 +40,8 @@
 //!
 //! One folder per destination, `posthog/` today: [`CaptureBuilder`],
 //! [`CaptureClient`] (= `ExportClient<PostHog>`), the `/batch/` envelope and
-//! gzip, HTTP status rules, 413 → `Split`, per-event validation, [`ApiKey`].
+//! gzip, HTTP status rules, 413 and a 400 for a batch of several → `Split`
+//! (so one bad event is dropped alone), per-event validation, [`ApiKey`].
 //!
 //! # Adding a destination
 //!
@@ -81,8 +86,10 @@
 //!   - `oversized`: over `max_event_bytes` even after
 //!     [`Event::fit_within`](llmtap::Event::fit_within) shrank its content;
 //!   - `rejected`: the server refused with a status retrying cannot fix (400,
-//!     401, 403, ...); a 413 (`Split`) first splits the batch in halves, so
-//!     only an event too large on its own is dropped;
+//!     401, 403, ...); a 413 or a 400 (`Split`) first splits the batch in
+//!     halves, so only the event too large or invalid on its own is dropped
+//!     (at most `2n - 1` requests for a batch of `n`, even from a server
+//!     that refuses everything);
 //!   - `retries_exhausted`: transient failures outlasted `retry_deadline`;
 //!   - `shutdown_timeout`: still undelivered when `shutdown` ran out of time;
 //!   - `closed`: captured after shutdown began.
@@ -92,9 +99,14 @@
 //!   error, a timeout or 408/429/5xx, with its events' stable `uuid`s. A
 //!   request that timed out after the server processed it can therefore
 //!   arrive twice; PostHog does not promise to deduplicate by `uuid`.
-//! - **Order.** One batch is in flight at a time, in capture order. (An
+//! - **Order is not promised across batches.** Up to `max_in_flight`
+//!   batches are in flight at once (each with its own retries and deadline),
+//!   so a later batch can land first; PostHog orders by `timestamp`, not by
+//!   arrival. Events inside a batch keep capture order, and
+//!   `max_in_flight(1)` sends one batch at a time in capture order. (An
 //!   exporter answering per event gets the events it asked to retry again
-//!   after their neighbours were delivered.)
+//!   after their neighbours were delivered.) Accounting is in order either
+//!   way: `flush` waits for every batch holding an event it covers.
 //! - **Flush is safe to call anytime.** Events captured while a flush is in
 //!   flight are not waited for, but they are never lost either.
 //! - **Shut down to lose nothing.** Call [`ExportClient::shutdown`] (or
@@ -123,6 +135,7 @@
 //! | `request_timeout` | [`DEFAULT_REQUEST_TIMEOUT`] |
 //! | `initial_backoff`, `max_backoff` | [`DEFAULT_INITIAL_BACKOFF`], [`DEFAULT_MAX_BACKOFF`] (full jitter) |
 //! | `retry_deadline` | [`DEFAULT_RETRY_DEADLINE`] per batch |
+//! | `max_in_flight` | [`DEFAULT_MAX_IN_FLIGHT`] batches exported at once |
 //! | `http_client` | reqwest with rustls |
 //! | `header` | none |
 //! | `clock` | [`SystemClock`] |
@@ -133,8 +146,10 @@
 mod batcher;
 mod client;
 mod clock;
+mod delivery;
 mod error;
 mod exporter;
+mod ledger;
 mod posthog;
 mod queue;
 mod retry;
@@ -151,8 +166,8 @@ pub use error::ConfigError;
 pub use exporter::{Answer, Exporter, Outcome};
 pub use settings::{
     FullPolicy, Settings, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
-    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_DEADLINE,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_DEADLINE,
 };
 pub use stats::{DropCounts, DropReason, Rejection, Stats};
 

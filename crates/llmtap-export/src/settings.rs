@@ -33,6 +33,11 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Total time one batch may spend retrying before it is dropped.
 pub const DEFAULT_RETRY_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Batches exported at once. Throughput is about `batch_size * max_in_flight
+/// / latency`: 100-event batches against a 100 ms API make ~1,000 events/s
+/// one at a time, ~4,000 with 4.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
+
 /// What `capture` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FullPolicy {
@@ -78,6 +83,7 @@ pub struct Settings {
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) retry_deadline: Duration,
+    pub(crate) max_in_flight: usize,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -94,6 +100,7 @@ impl Default for Settings {
             initial_backoff: DEFAULT_INITIAL_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
             retry_deadline: DEFAULT_RETRY_DEADLINE,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             clock: Arc::new(SystemClock),
         }
     }
@@ -166,6 +173,14 @@ impl Settings {
         self
     }
 
+    /// Batches exported at once, each retrying on its own; they may land in
+    /// any order. 1 sends one batch at a time, in capture order. Default
+    /// [`DEFAULT_MAX_IN_FLIGHT`]; at least 1.
+    pub fn max_in_flight(mut self, batches: usize) -> Self {
+        self.max_in_flight = batches;
+        self
+    }
+
     /// Replaces the time source for retry backoff and deadlines; see [`Clock`].
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -176,6 +191,7 @@ impl Settings {
     pub(crate) fn check(&self, overhead: usize) -> Result<(), ConfigError> {
         at_least_one("queue_capacity", self.queue_capacity)?;
         at_least_one("batch_size", self.batch_size)?;
+        at_least_one("max_in_flight", self.max_in_flight)?;
         at_least_one("max_event_bytes", self.max_event_bytes)?;
         if self.queue_bytes < self.max_event_bytes {
             return Err(invalid(

@@ -1,26 +1,31 @@
 //! The loop on the worker thread: drain the queue, encode each event once,
-//! batch, hand each batch to the [`Exporter`], apply its per-event answer
-//! (retry with backoff under the deadline, halve on `Split`, count drops),
-//! and settle every event exactly once. Knows nothing of any destination.
+//! batch, and keep up to `max_in_flight` batches being delivered at once
+//! (each by a [`Courier`] future with its own retries and deadline), then
+//! settle every event exactly once, in queue order. Knows nothing of any
+//! destination.
 //!
-//! One batch is in flight at a time. That keeps delivery in capture order,
-//! makes `flush` a simple "everything up to sequence N is settled", and is
-//! plenty for a sidecar's volume (hundreds of events per request).
+//! Batches are spawned on the worker's own current-thread runtime, so they
+//! share its one thread: concurrency hides the destination's latency (a
+//! 100 ms API caps one-at-a-time delivery at ~1,000 events/s), not CPU.
+//! Batches may finish in any order; the [`Ledger`] still settles in queue
+//! order, so `flush` stays "everything up to sequence N is settled". With
+//! `max_in_flight(1)` delivery is in capture order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::sleep_until;
 
 use crate::batcher::{Batcher, Limits, Push, Weighed};
-use crate::clock::Clock;
-use crate::exporter::{Answer, Exporter, Outcome, Outcomes};
+use crate::delivery::Courier;
+use crate::exporter::Exporter;
+use crate::ledger::{Ledger, Ticket};
 use crate::queue::Queue;
-use crate::retry::{Decision, RetryPolicy, Step};
 use crate::settings::Settings;
-use crate::stats::{Counters, DropCounts, DropReason, Rejection, Stats};
+use crate::stats::{Counters, DropReason, Stats};
 use crate::wait::{race, Either};
 use llmtap::Event;
 
@@ -35,8 +40,9 @@ const IDLE_AFTER: Duration = Duration::from_secs(1);
 /// How far the worker has got, watched by `flush` and `shutdown`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Progress {
-    /// Accepted events delivered or dropped. Events settle in queue order,
-    /// so "settled >= n" means "the first n accepted events are done".
+    /// Accepted events delivered or dropped. Events settle in queue order
+    /// (whatever order their batches finish in), so "settled >= n" means
+    /// "the first n accepted events are done".
     pub settled: u64,
     /// The worker has exited; nothing will change any more.
     pub finished: bool,
@@ -53,6 +59,11 @@ pub(crate) struct Shared {
     flush_target: AtomicU64,
     /// When set, the worker must have finished by then.
     deadline: watch::Sender<Option<Instant>>,
+    /// Events counted (delivered or dropped) but not yet settled: those of
+    /// batches waiting behind an earlier one, drops made while their batch
+    /// was open. A shutdown that cancels the batches in flight drops the
+    /// rest as `shutdown_timeout` without counting these twice.
+    counted: AtomicU64,
 }
 
 impl Shared {
@@ -63,6 +74,7 @@ impl Shared {
             progress: watch::Sender::new(Progress::default()),
             flush_target: AtomicU64::new(0),
             deadline: watch::Sender::new(None),
+            counted: AtomicU64::new(0),
         }
     }
 
@@ -102,34 +114,37 @@ impl Shared {
             .snapshot(self.queue.pushed(), settled, self.queue.len())
     }
 
-    fn flush_wanted(&self) -> bool {
-        self.flush_target.load(Ordering::SeqCst) > self.progress().settled
+    /// `n` more events have their fate counted; they settle later, in order.
+    pub(crate) fn count(&self, n: u64) {
+        self.counted.fetch_add(n, Ordering::SeqCst);
     }
 
+    /// `n` counted events settle: every event before them has.
     fn settle(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.counted.fetch_sub(n, Ordering::SeqCst);
         self.progress.send_modify(|p| p.settled += n);
-    }
-
-    fn drop_settled(&self, reason: DropReason, n: u64) {
-        self.counters.dropped(reason, n);
-        self.settle(n);
     }
 }
 
 pub(crate) struct Worker<E: Exporter> {
-    exporter: Arc<E>,
-    shared: Arc<Shared>,
+    /// What every batch in flight shares: exporter, counters, retry policy.
+    courier: Arc<Courier<E>>,
     batcher: Batcher<E::Item>,
-    interval: std::time::Duration,
+    interval: Duration,
     max_event_bytes: usize,
-    retry: RetryPolicy,
-    clock: Arc<dyn Clock>,
-    /// Events counted (delivered or dropped) but not yet settled: drops made
-    /// while earlier events were still in the open batch, and the events of
-    /// the batch being delivered. They settle with that batch, so that
-    /// "settled >= n" keeps meaning "the first n events are done", and a
-    /// shutdown that cancels the send does not count them twice.
+    max_in_flight: usize,
+    /// The batches being delivered, each answering with its ticket.
+    in_flight: JoinSet<Ticket>,
+    ledger: Ledger,
+    /// Drops made while the open batch was open: they settle with it.
     deferred: u64,
+    /// Events taken from the queue so far: the next one's sequence number.
+    popped: u64,
+    /// Sequence number of the open batch's first event.
+    open_first: u64,
 }
 
 impl<E: Exporter> Worker<E> {
@@ -140,47 +155,65 @@ impl<E: Exporter> Worker<E> {
             overhead: exporter.batch_overhead(),
         };
         Worker {
-            exporter,
-            shared,
+            courier: Arc::new(Courier {
+                exporter,
+                shared,
+                retry: settings.retry(),
+                clock: settings.clock.clone(),
+            }),
             batcher: Batcher::new(limits),
             interval: settings.flush_interval,
             max_event_bytes: settings.max_event_bytes,
-            retry: settings.retry(),
-            clock: settings.clock.clone(),
+            max_in_flight: settings.max_in_flight.max(1),
+            in_flight: JoinSet::new(),
+            ledger: Ledger::default(),
             deferred: 0,
+            popped: 0,
+            open_first: 0,
         }
     }
 
+    fn shared(&self) -> &Shared {
+        &self.courier.shared
+    }
+
     pub(crate) async fn run(mut self) {
-        let shared = self.shared.clone();
+        let shared = self.courier.shared.clone();
         let deadline = shared.deadline.subscribe();
         if let Either::Right(()) = race(self.drive(), deadline_passed(deadline)).await {
-            // The in-flight request (if any) was cancelled with `drive`.
-            // Whatever is not settled now never will be.
+            // Cancel every batch in flight; once they are joined none can
+            // count anything more. Whatever is not settled now never will be.
             shared.queue.close();
+            self.in_flight.abort_all();
+            while self.in_flight.join_next().await.is_some() {}
             shared.queue.clear();
+            let counted = shared.counted.load(Ordering::SeqCst);
             let unsettled = shared
                 .queue
                 .pushed()
                 .saturating_sub(shared.progress().settled)
-                .saturating_sub(self.deferred);
-            shared.drop_settled(DropReason::ShutdownTimeout, unsettled);
-            shared.settle(std::mem::take(&mut self.deferred));
+                .saturating_sub(counted);
+            shared
+                .counters
+                .dropped(DropReason::ShutdownTimeout, unsettled);
+            shared.count(unsettled);
+            shared.settle(unsettled + counted);
         }
         let stats = shared.stats();
+        let name = self.courier.exporter.name();
         if stats.dropped.total() > 0 {
             tracing::warn!(
                 delivered = stats.sent,
                 dropped = stats.dropped.total(),
                 reasons = %stats.dropped,
-                exporter = self.exporter.name(),
+                exporter = name,
                 "Exporter shut down with dropped events."
             );
         } else {
             tracing::info!(
                 delivered = stats.sent,
                 batches = stats.batches,
-                exporter = self.exporter.name(),
+                exporter = name,
                 "Exporter shut down; every accepted event was delivered."
             );
         }
@@ -188,11 +221,15 @@ impl<E: Exporter> Worker<E> {
     }
 
     async fn drive(&mut self) {
+        let shared = self.courier.shared.clone();
         let mut taken = Vec::with_capacity(POP_AT_ONCE);
         let mut last_event: Option<Instant> = None;
         loop {
-            loop {
-                self.shared.queue.pop_many(POP_AT_ONCE, &mut taken);
+            // Take events only while another batch could go out: with every
+            // slot busy, traffic faster than the destination waits in the
+            // queue, where its bounds and `FullPolicy` apply.
+            while self.in_flight.len() < self.max_in_flight {
+                shared.queue.pop_many(POP_AT_ONCE, &mut taken);
                 if taken.is_empty() {
                     break;
                 }
@@ -201,47 +238,79 @@ impl<E: Exporter> Worker<E> {
                     self.add(event).await;
                 }
             }
-            let closing = self.shared.queue.is_closed();
+            if self.in_flight.len() >= self.max_in_flight {
+                let joined = next_landed(&mut self.in_flight).await;
+                self.landed(joined);
+                continue;
+            }
+            let closing = shared.queue.is_closed();
             if !self.batcher.is_empty() {
                 let due = self
                     .batcher
                     .due(self.interval)
                     .is_some_and(|at| at <= Instant::now());
-                if closing || due || self.shared.flush_wanted() {
+                if closing || due || self.flush_wanted() {
                     self.send_open_batch().await;
                     continue;
                 }
-            } else if closing && self.shared.queue.len() == 0 {
+            } else if closing && shared.queue.len() == 0 {
+                while let Some(joined) = self.in_flight.join_next().await {
+                    self.landed(joined);
+                }
                 return;
             }
             let flowing = last_event.is_some_and(|t| t.elapsed() < IDLE_AFTER);
             let poll = Instant::now() + POLL;
-            match self.batcher.due(self.interval) {
-                Some(at) => {
-                    race(self.shared.queue.ready(), sleep_until(at.min(poll).into())).await;
-                }
-                None if flowing => {
-                    race(self.shared.queue.ready(), sleep_until(poll.into())).await;
-                }
-                None => {
-                    if self.shared.queue.park() {
-                        self.shared.queue.ready().await;
+            let wake_at = match self.batcher.due(self.interval) {
+                Some(at) => Some(at.min(poll)),
+                None if flowing => Some(poll),
+                None => None,
+            };
+            let queue = &shared.queue;
+            let idle = async {
+                match wake_at {
+                    Some(at) => {
+                        race(queue.ready(), sleep_until(at.into())).await;
+                    }
+                    None => {
+                        if queue.park() {
+                            queue.ready().await;
+                        }
                     }
                 }
+            };
+            // A batch landing may settle what a flush waits for.
+            if let Either::Right(joined) = race(idle, next_landed(&mut self.in_flight)).await {
+                self.landed(joined);
             }
         }
     }
 
+    /// A flush waits for an event in the open batch: send it now.
+    fn flush_wanted(&self) -> bool {
+        self.shared().flush_target.load(Ordering::SeqCst) > self.open_first
+    }
+
     async fn add(&mut self, event: Event) {
+        let seq = self.popped;
+        self.popped += 1;
         let item = match self.prepare(event) {
             Ok(item) => item,
             Err(reason) => return self.drop_one(reason),
         };
+        let was_empty = self.batcher.is_empty();
         match self.batcher.push(item, Instant::now()) {
-            Push::Added => {}
-            // Drops so far happened while this batch was open: `deliver`
-            // settles them with it.
-            Push::Closed(batch) => self.deliver(batch).await,
+            Push::Added => {
+                if was_empty {
+                    self.open_first = seq;
+                }
+            }
+            // The event opened the next batch; drops so far happened while
+            // the closed one was open and settle with it.
+            Push::Closed(batch) => {
+                self.open_first = seq;
+                self.launch(batch).await;
+            }
             // Unreachable with checked settings (batch_bytes holds one
             // max_event_bytes event), but never send what cannot fit.
             Push::TooLarge(_) => self.drop_one(DropReason::Oversized),
@@ -253,13 +322,51 @@ impl<E: Exporter> Worker<E> {
 
     async fn send_open_batch(&mut self) {
         let batch = self.batcher.take();
-        self.deliver(batch).await;
+        self.launch(batch).await;
+    }
+
+    /// Starts delivering `batch` once fewer than `max_in_flight` batches are
+    /// in flight. Waiting here stops the worker draining the queue, so a
+    /// destination slower than the traffic fills the queue ([`FullPolicy`]
+    /// applies) rather than the worker's memory.
+    ///
+    /// [`FullPolicy`]: crate::FullPolicy
+    async fn launch(&mut self, batch: Vec<E::Item>) {
+        while self.in_flight.len() >= self.max_in_flight {
+            let joined = next_landed(&mut self.in_flight).await;
+            self.landed(joined);
+        }
+        let covers = batch.len() as u64 + std::mem::take(&mut self.deferred);
+        let ticket = self.ledger.open(covers);
+        let courier = self.courier.clone();
+        self.in_flight.spawn(async move {
+            courier.deliver(batch).await;
+            ticket
+        });
+    }
+
+    /// A batch finished: every event of it is counted.
+    fn landed(&mut self, joined: Result<Ticket, JoinError>) {
+        match joined {
+            Ok(ticket) => {
+                let n = self.ledger.finish(ticket);
+                self.shared().settle(n);
+            }
+            // An exporter that panics takes the worker down with it, as it
+            // did when batches ran on the worker's own task.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: only by the shutdown deadline, which accounts for it.
+            Err(_) => {}
+        }
     }
 
     fn drop_one(&mut self, reason: DropReason) {
-        self.shared.counters.dropped(reason, 1);
+        let shared = self.shared();
+        shared.counters.dropped(reason, 1);
+        shared.count(1);
         if self.batcher.is_empty() {
-            self.shared.settle(1);
+            let n = self.ledger.done(1);
+            self.shared().settle(n);
         } else {
             self.deferred += 1;
         }
@@ -267,7 +374,8 @@ impl<E: Exporter> Worker<E> {
 
     /// Encodes once, shrinking content that is over the per-event limit.
     fn prepare(&self, mut event: Event) -> Result<E::Item, DropReason> {
-        let item = self.exporter.encode(&event)?;
+        let exporter = &self.courier.exporter;
+        let item = exporter.encode(&event)?;
         if item.bytes() <= self.max_event_bytes {
             return Ok(item);
         }
@@ -275,201 +383,21 @@ impl<E: Exporter> Worker<E> {
         let shrunk = event
             .fit_within(self.max_event_bytes)
             .ok()
-            .and_then(|()| self.exporter.encode(&event).ok());
+            .and_then(|()| exporter.encode(&event).ok());
         let Some(shrunk) = shrunk else {
             tracing::debug!(uuid = %event.uuid, bytes = before, "Event over the size limit even without content.");
             return Err(DropReason::Oversized);
         };
-        Counters::add(&self.shared.counters.truncated, 1);
+        Counters::add(&self.shared().counters.truncated, 1);
         Ok(shrunk)
     }
+}
 
-    /// Sends a batch until each of its events is delivered or dropped, then
-    /// settles them together with the `deferred` drops that sat between
-    /// them. Events the destination finds too large together (`Split`) are
-    /// halved and each half sent in turn, so one oversized request does not
-    /// cost the events that would fit.
-    async fn deliver(&mut self, batch: Vec<E::Item>) {
-        let mut stack = vec![batch];
-        while let Some(batch) = stack.pop() {
-            let mut first = self.send(batch).await;
-            if !first.is_empty() {
-                let second = first.split_off(first.len() / 2);
-                stack.push(second);
-                stack.push(first);
-            }
-        }
-        self.shared.settle(std::mem::take(&mut self.deferred));
-    }
-
-    /// One batch, retried until none of its events asks for a retry. Counts
-    /// every event it settles the fate of (into `deferred`); returns the
-    /// events answered `Split`, to be halved, when there are two or more.
-    async fn send(&mut self, mut batch: Vec<E::Item>) -> Vec<E::Item> {
-        let mut too_large = Vec::new();
-        // Status and message of the answer that last said `Split`.
-        let mut split_by: (Option<u16>, String) = (None, String::new());
-        let started = self.clock.now();
-        let mut attempt: u32 = 0;
-        loop {
-            let counters = &self.shared.counters;
-            Counters::add(&counters.requests, 1);
-            if attempt > 0 {
-                Counters::add(&counters.retries, 1);
-            }
-            let answer = self.exporter.export(&batch).await;
-            let counters = &self.shared.counters;
-            Counters::add(&counters.bytes_json, answer.bytes_encoded);
-            Counters::add(&counters.bytes_sent, answer.bytes_sent);
-            let splits = too_large.len();
-            let (again, floor) = self.apply(batch, &answer, &mut too_large);
-            if too_large.len() > splits {
-                split_by = (answer.status, answer.detail.clone());
-            }
-            batch = again;
-            if batch.is_empty() {
-                break;
-            }
-            let decision = match floor {
-                Some(wait) => Decision::Throttled(wait),
-                None => Decision::Retry,
-            };
-            let elapsed = self.clock.now().saturating_duration_since(started);
-            match self
-                .retry
-                .next(decision, attempt, elapsed, rand::random::<f64>())
-            {
-                Step::Wait(wait) => {
-                    tracing::debug!(
-                        exporter = self.exporter.name(),
-                        attempt,
-                        events = batch.len(),
-                        wait_ms = wait.as_millis() as u64,
-                        status = answer.status,
-                        error = answer.detail.as_str(),
-                        "Batch failed; retrying."
-                    );
-                    self.clock.sleep(wait).await;
-                    attempt = attempt.saturating_add(1);
-                }
-                // Not produced for a transient decision; if it ever were,
-                // dropping beats retrying without a bound.
-                Step::Refused => {
-                    let n = batch.len();
-                    self.refused(n, answer.status, &answer.detail, DropReason::Rejected);
-                    break;
-                }
-                Step::OutOfTime => {
-                    tracing::debug!(
-                        exporter = self.exporter.name(),
-                        attempts = attempt + 1,
-                        events = batch.len(),
-                        status = answer.status,
-                        error = answer.detail.as_str(),
-                        "Batch still failing at its retry deadline; dropping it."
-                    );
-                    self.count_dropped(DropReason::RetriesExhausted, batch.len());
-                    break;
-                }
-            }
-        }
-        if too_large.len() == 1 {
-            // Too large even alone: splitting cannot help.
-            let (status, message) = split_by;
-            self.refused(1, status, &message, DropReason::Rejected);
-            too_large.clear();
-        }
-        too_large
-    }
-
-    /// Counts what `answer` settled and moves `Split` events to `too_large`;
-    /// returns the events to send again and the longest wait any of them
-    /// asked for.
-    fn apply(
-        &mut self,
-        batch: Vec<E::Item>,
-        answer: &Answer,
-        too_large: &mut Vec<E::Item>,
-    ) -> (Vec<E::Item>, Option<Duration>) {
-        let n = batch.len();
-        // The usual answer, one outcome for all: no partitioning.
-        if let Outcomes::All(outcome) = answer.outcomes {
-            match outcome {
-                Outcome::Delivered => self.delivered(n),
-                Outcome::Split => too_large.extend(batch),
-                Outcome::Dropped(reason) => {
-                    self.refused(n, answer.status, &answer.detail, reason);
-                }
-                Outcome::RetryAfter(floor) => return (batch, floor),
-            }
-            return (Vec::new(), None);
-        }
-        let mut again = Vec::new();
-        let mut floor: Option<Duration> = None;
-        let mut delivered = 0;
-        let mut dropped = DropCounts::default();
-        for (i, item) in batch.into_iter().enumerate() {
-            match answer.outcome(i) {
-                Outcome::Delivered => delivered += 1,
-                Outcome::Split => too_large.push(item),
-                Outcome::Dropped(reason) => dropped.add(reason, 1),
-                Outcome::RetryAfter(wait) => {
-                    floor = floor.max(wait);
-                    again.push(item);
-                }
-            }
-        }
-        self.delivered(delivered);
-        for (reason, count) in dropped.iter() {
-            self.refused(count as usize, answer.status, &answer.detail, reason);
-        }
-        (again, floor)
-    }
-
-    fn delivered(&mut self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let counters = &self.shared.counters;
-        Counters::add(&counters.sent, n as u64);
-        Counters::add(&counters.batches, 1);
-        self.deferred += n as u64;
-    }
-
-    fn count_dropped(&mut self, reason: DropReason, n: usize) {
-        self.shared.counters.dropped(reason, n as u64);
-        self.deferred += n as u64;
-    }
-
-    /// Drops `events` the destination refused, keeping its reason where an
-    /// operator will find it: a warning the first time, `stats().last_rejection`
-    /// always.
-    fn refused(&mut self, events: usize, status: Option<u16>, message: &str, reason: DropReason) {
-        let rejection = Rejection {
-            status,
-            events,
-            message: message.to_owned(),
-        };
-        if self.shared.counters.rejected(rejection) {
-            tracing::warn!(
-                exporter = self.exporter.name(),
-                status,
-                events,
-                reason = reason.as_str(),
-                message,
-                "Destination refused a batch; it will not be retried."
-            );
-        } else {
-            tracing::debug!(
-                exporter = self.exporter.name(),
-                status,
-                events,
-                reason = reason.as_str(),
-                message,
-                "Batch refused."
-            );
-        }
-        self.count_dropped(reason, events);
+/// The next batch to finish; never, while none is in flight.
+async fn next_landed(in_flight: &mut JoinSet<Ticket>) -> Result<Ticket, JoinError> {
+    match in_flight.join_next().await {
+        Some(joined) => joined,
+        None => std::future::pending().await,
     }
 }
 

@@ -26,7 +26,12 @@ fn capture_all(client: &llmtap_export::CaptureClient, ids: std::ops::Range<u128>
 #[tokio::test]
 async fn delivers_every_event_once_in_order_gzipped() {
     let server = CaptureServer::start();
-    let client = builder(&server).batch_size(100).build().unwrap();
+    // One batch at a time is the only way to promise order across batches.
+    let client = builder(&server)
+        .batch_size(100)
+        .max_in_flight(1)
+        .build()
+        .unwrap();
     capture_all(&client, 0..250);
     let report = client.shutdown(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
@@ -75,7 +80,7 @@ fn gzip_can_be_switched_off_and_extra_headers_are_sent() {
     assert_eq!(requests[0].header("x-proxy-token"), Some("abc"));
     let stats = client.stats();
     assert_eq!(stats.bytes_json, stats.bytes_sent);
-    assert_eq!(server.received_uuids(), uuids(0..3));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..3));
 }
 
 #[tokio::test]
@@ -92,7 +97,7 @@ async fn a_user_supplied_http_client_is_used() {
     assert!(client.shutdown(PATIENCE).await.is_lossless());
     let requests = server.requests();
     assert_eq!(requests[0].header("x-from-custom-client"), Some("yes"));
-    assert_eq!(server.received_uuids(), uuids(0..2));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..2));
 }
 
 #[tokio::test]
@@ -102,6 +107,7 @@ async fn batches_close_at_the_byte_budget() {
     let client = builder(&server)
         .batch_bytes(10_000)
         .max_event_bytes(5_000)
+        .max_in_flight(1)
         .build()
         .unwrap();
     for i in 0..10 {
@@ -112,7 +118,7 @@ async fn batches_close_at_the_byte_budget() {
     assert!(client.shutdown(PATIENCE).await.is_lossless());
     let sizes: Vec<usize> = server.requests().iter().map(|r| r.uuids.len()).collect();
     assert_eq!(sizes, [4, 4, 2]);
-    assert_eq!(server.received_uuids(), uuids(0..10));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..10));
 }
 
 #[tokio::test]
@@ -125,7 +131,7 @@ async fn retries_500_500_then_delivers_once() {
     let report = client.flush(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
 
-    assert_eq!(server.received_uuids(), uuids(0..10));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..10));
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
     for r in &requests {
@@ -167,7 +173,7 @@ async fn honours_retry_after_seconds_and_http_date() {
     assert!(sleeps[0] >= Duration::from_secs(30), "{sleeps:?}");
     // The date is whole seconds, so allow for the request's own time.
     assert!(sleeps[1] >= Duration::from_secs(110), "{sleeps:?}");
-    assert_eq!(server.received_uuids(), uuids(0..5));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..5));
 }
 
 #[tokio::test]
@@ -186,7 +192,7 @@ async fn connection_refused_for_a_while_then_up() {
     let report = client.shutdown(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
 
-    assert_eq!(server.received_uuids(), uuids(0..20));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..20));
     assert_eq!(
         server.request_count(),
         1,
@@ -211,7 +217,7 @@ async fn a_slow_server_past_the_timeout_is_retried() {
     let report = client.flush(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
 
-    assert_eq!(server.received_uuids(), uuids(0..4));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..4));
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert!(!requests[0].accepted());
@@ -245,21 +251,26 @@ async fn unauthorized_is_dropped_once_without_retry() {
 }
 
 #[tokio::test]
-async fn a_rejected_batch_is_reported_with_its_size_and_the_servers_message() {
+async fn a_batch_refused_all_the_way_down_is_reported_with_the_servers_message() {
     let server = CaptureServer::start();
-    server
-        .script([Reply::status(400).body(json!({"detail": "mixed tokens in batch"}).to_string())]);
+    // A 400 splits a batch until each event is alone: 7 events cost at most
+    // 2 * 7 - 1 requests, all refused here.
+    let refusal = Reply::status(400).body(json!({"detail": "mixed tokens in batch"}).to_string());
+    server.script(std::iter::repeat_n(refusal, 13));
     let client = builder(&server).build().unwrap();
     capture_all(&client, 0..7);
     client.flush(PATIENCE).await;
+    assert_eq!(server.request_count(), 13);
     capture_all(&client, 7..9);
     let report = client.shutdown(PATIENCE).await;
 
     assert_eq!(report.dropped.get(DropReason::Rejected), 7);
     assert_eq!(report.delivered, 2);
-    assert_eq!(server.received_uuids(), uuids(7..9));
-    let rejection = client.stats().last_rejection.unwrap();
-    assert_eq!((rejection.status, rejection.events), (Some(400), 7));
+    assert_eq!(sorted(server.received_uuids()), uuids(7..9));
+    let stats = client.stats();
+    assert_eq!((stats.requests, stats.retries), (14, 0));
+    let rejection = stats.last_rejection.unwrap();
+    assert_eq!((rejection.status, rejection.events), (Some(400), 1));
     assert!(rejection.message.contains("mixed tokens"), "{rejection:?}");
     // Through the Sink trait a shutdown after drops is an error naming them.
     let err = Sink::shutdown(&client, PATIENCE).await.unwrap_err();
@@ -311,7 +322,7 @@ async fn oversized_events_are_shrunk_or_dropped_never_sent_for_a_413() {
     let report = client.shutdown(PATIENCE).await;
     assert_eq!(report.delivered, 2);
     assert_eq!(report.dropped.get(DropReason::Oversized), 1);
-    assert_eq!(server.received_uuids(), uuids([0, 2]));
+    assert_eq!(sorted(server.received_uuids()), uuids([0, 2]));
     assert!(server.requests().iter().all(|r| r.status == Some(200)));
     let stats = client.stats();
     assert_eq!(stats.truncated, 1);
@@ -328,7 +339,11 @@ async fn a_413_splits_the_batch_and_drops_only_the_event_still_too_large() {
         ..ServerOptions::default()
     });
     let clock = TestClock::new();
-    let client = builder(&server).clock(clock.clone()).build().unwrap();
+    let client = builder(&server)
+        .clock(clock.clone())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
     for i in 0..20 {
         let e = if i == 13 {
             event_with(i, json!({"blob": filler(1_200)}))
@@ -385,6 +400,6 @@ fn a_partial_batch_goes_out_after_the_flush_interval() {
         .unwrap();
     capture_all(&client, 0..3);
     assert!(server.wait_until(PATIENCE, |log| log.iter().any(|r| r.accepted())));
-    assert_eq!(server.received_uuids(), uuids(0..3));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..3));
     assert!(client.shutdown_blocking(PATIENCE).is_lossless());
 }

@@ -17,11 +17,12 @@ use support::{
 };
 
 /// Starts a client whose first request the server holds until `gate` opens,
-/// and returns once that request is held: from then on the worker takes
-/// nothing from the queue, so queue-full counts are exact.
+/// and returns once that request is held: with one batch in flight at most,
+/// the worker then takes nothing from the queue, so queue-full counts are
+/// exact.
 fn stalled(server: &CaptureServer, gate: &Gate, b: llmtap_export::CaptureBuilder) -> CaptureClient {
     server.script([Reply::normal().gated(gate)]);
-    let client = b.batch_size(1).build().unwrap();
+    let client = b.batch_size(1).max_in_flight(1).build().unwrap();
     client.capture(event(0)).unwrap();
     assert!(server.wait_for_requests(1, PATIENCE));
     client
@@ -63,7 +64,7 @@ fn queue_full_drop_newest_counts_exactly() {
     assert!(report.is_complete());
     assert_eq!(report.delivered, 6);
     assert_eq!(report.dropped.total(), 3);
-    assert_eq!(server.received_uuids(), uuids(0..6));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..6));
 }
 
 #[test]
@@ -84,7 +85,7 @@ fn queue_full_block_policy_drops_after_its_timeout() {
     gate.open();
     let report = client.shutdown_blocking(PATIENCE);
     assert_eq!(report.delivered, 6);
-    assert_eq!(server.received_uuids(), uuids(0..6));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..6));
 }
 
 #[test]
@@ -112,7 +113,7 @@ fn block_policy_waits_for_room_instead_of_dropping() {
 
     let report = client.shutdown_blocking(PATIENCE);
     assert!(report.is_lossless(), "{report:?}");
-    assert_eq!(server.received_uuids(), uuids(0..7));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..7));
 }
 
 #[tokio::test]
@@ -125,7 +126,7 @@ async fn shutdown_sends_the_last_partial_batch_and_is_idempotent() {
     let report = client.shutdown(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
     assert_eq!(server.requests().len(), 1);
-    assert_eq!(server.received_uuids(), uuids(0..7));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..7));
 
     // Closed: refused and counted, and nothing else changes.
     assert!(matches!(
@@ -165,34 +166,50 @@ async fn events_captured_during_an_in_flight_flush_are_not_lost() {
 
     let report = client.shutdown(PATIENCE).await;
     assert!(report.is_lossless(), "{report:?}");
-    assert_eq!(server.received_uuids(), uuids(0..6), "exactly once each");
+    assert_eq!(
+        sorted(server.received_uuids()),
+        uuids(0..6),
+        "exactly once each"
+    );
 }
 
 #[tokio::test]
 async fn a_flush_is_not_fooled_by_a_later_event_dropped_first() {
-    let server = CaptureServer::start();
-    let gate = Gate::new();
-    server.script([Reply::normal().gated(&gate)]);
-    let client = builder(&server).batch_size(2).build().unwrap();
-    client.capture(event(0)).unwrap();
-    client.capture(event(1)).unwrap();
-    assert!(server.wait_for_requests(1, PATIENCE));
-    // Queued behind the held batch: a good event, the flush, then an event
-    // the worker will drop as oversized before the good one is sent.
-    client.capture(event(2)).unwrap();
-    let flush = client.flush(PATIENCE);
-    client
-        .capture(event_with(3, json!({"blob": filler(2_000_000)})))
-        .unwrap();
-    gate.open();
-    let report = flush.await;
-    assert!(report.is_complete(), "{report:?}");
-    assert_eq!(
-        report.delivered, 3,
-        "event 2 was delivered before the flush returned"
-    );
-    assert_eq!(report.dropped.get(DropReason::Oversized), 1);
-    assert_eq!(server.received_uuids(), uuids(0..3));
+    for max_in_flight in [1, 4] {
+        let server = CaptureServer::start();
+        let gate = Gate::new();
+        server.script([Reply::normal().gated(&gate)]);
+        let client = builder(&server)
+            .batch_size(2)
+            .max_in_flight(max_in_flight)
+            .build()
+            .unwrap();
+        client.capture(event(0)).unwrap();
+        client.capture(event(1)).unwrap();
+        assert!(server.wait_for_requests(1, PATIENCE));
+        // Queued behind the held batch: a good event, the flush, then an
+        // event the worker will drop as oversized, maybe before the good one
+        // is delivered (at once, with a free slot).
+        client.capture(event(2)).unwrap();
+        let flush = client.flush(PATIENCE);
+        client
+            .capture(event_with(3, json!({"blob": filler(2_000_000)})))
+            .unwrap();
+        gate.open();
+        let report = flush.await;
+        assert!(report.is_complete(), "{report:?}");
+        assert_eq!(
+            report.delivered, 3,
+            "events 0..3 were delivered before the flush returned"
+        );
+        if max_in_flight == 1 {
+            // The worker was held: it took events 2 and 3 together.
+            assert_eq!(report.dropped.get(DropReason::Oversized), 1);
+        }
+        let report = client.shutdown(PATIENCE).await;
+        assert_eq!(report.dropped.get(DropReason::Oversized), 1);
+        assert_eq!(sorted(server.received_uuids()), uuids(0..3));
+    }
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -209,7 +226,7 @@ async fn flush_and_shutdown_on_a_paused_current_thread_runtime() {
         client.capture(event(i)).unwrap();
     }
     assert!(client.shutdown(PATIENCE).await.is_lossless());
-    assert_eq!(server.received_uuids(), uuids(0..5));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..5));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -219,7 +236,7 @@ async fn blocking_flush_inside_a_current_thread_runtime_does_not_deadlock() {
     client.capture(event(0)).unwrap();
     assert!(client.flush_blocking(PATIENCE).is_lossless());
     assert!(client.shutdown_blocking(PATIENCE).is_lossless());
-    assert_eq!(server.received_uuids(), uuids(0..1));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..1));
 }
 
 #[test]
@@ -236,7 +253,7 @@ fn flush_and_shutdown_from_plain_sync_code() {
     let report = client.shutdown_blocking(PATIENCE);
     assert!(report.is_lossless());
     assert_eq!(report.delivered, 5);
-    assert_eq!(server.received_uuids(), uuids(0..5));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..5));
 }
 
 #[test]
@@ -257,7 +274,7 @@ fn flush_is_bounded_and_reports_what_is_pending() {
     gate.open();
     let report = client.flush_blocking(PATIENCE);
     assert!(report.is_lossless(), "{report:?}");
-    assert_eq!(server.received_uuids(), uuids(0..4));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..4));
 }
 
 #[test]
@@ -314,5 +331,5 @@ fn dropping_the_client_still_sends_in_the_background() {
     }
     drop(client);
     assert!(server.wait_until(PATIENCE, |log| log.iter().any(|r| r.accepted())));
-    assert_eq!(server.received_uuids(), uuids(0..3));
+    assert_eq!(sorted(server.received_uuids()), uuids(0..3));
 }

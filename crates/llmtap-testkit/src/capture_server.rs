@@ -50,6 +50,10 @@ pub struct ServerOptions {
     pub max_event_bytes: usize,
     /// When set, any other API key gets 401.
     pub api_key: Option<String>,
+    /// Events with these uuids are invalid: a batch holding one gets 400, as
+    /// the real API answers for an event it refuses (one a client's own
+    /// checks let through).
+    pub invalid_uuids: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +62,7 @@ impl Default for ServerOptions {
             max_body_bytes: 20 * 1024 * 1024,
             max_event_bytes: 1_000_000,
             api_key: None,
+            invalid_uuids: Vec::new(),
         }
     }
 }
@@ -509,6 +514,10 @@ fn judge(
         }
         if let Err(detail) = check_event(event) {
             return error(400, &detail);
+        }
+        let uuid = event.get("uuid").and_then(Value::as_str);
+        if uuid.is_some_and(|u| options.invalid_uuids.iter().any(|bad| bad == u)) {
+            return error(400, &format!("invalid event {}", uuid.unwrap_or_default()));
         }
     }
     (200, json!({"status": "Ok"}).to_string())

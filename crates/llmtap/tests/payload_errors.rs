@@ -194,3 +194,24 @@ fn invalid_utf8_is_a_syntax_error() {
     let err = Payload::from_slice(&bytes).unwrap_err();
     assert!(matches!(err, PayloadError::Syntax { .. }), "{err:?}");
 }
+
+#[test]
+fn python_literals_and_deep_nesting_are_typed() {
+    let count = br#"{"model": "m", "startTime": 1750000000.0, "completion_tokens": -Infinity}"#;
+    let err = Payload::from_slice(count).unwrap_err();
+    assert_eq!(err.field(), Some("completion_tokens"), "{err}");
+    let cost = br#"{"model": "m", "startTime": 1750000000.0, "response_cost": NaN}"#;
+    assert_eq!(Payload::from_slice(cost).unwrap().response_cost, None);
+    let deep = format!(
+        r#"{{"model": "m", "x": {}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(matches!(
+        Payload::from_slice(deep.as_bytes()),
+        Err(PayloadError::TooDeep {
+            depth: 201,
+            limit: 100
+        })
+    ));
+}

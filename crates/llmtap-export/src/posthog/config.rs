@@ -169,6 +169,12 @@ impl CaptureBuilder {
         max_backoff: Duration
     );
     shared_setting!(
+        /// Batches exported at once, each retrying on its own; they may land
+        /// in any order. 1 sends one batch at a time, in capture order.
+        /// Default [`DEFAULT_MAX_IN_FLIGHT`](crate::DEFAULT_MAX_IN_FLIGHT).
+        max_in_flight: usize
+    );
+    shared_setting!(
         /// Total retry time per batch before it is dropped (`retries_exhausted`).
         /// Default [`DEFAULT_RETRY_DEADLINE`](crate::DEFAULT_RETRY_DEADLINE).
         retry_deadline: Duration
@@ -302,6 +308,7 @@ mod tests {
         assert_eq!(settings.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
         assert!(exporter.gzip);
         assert_eq!(settings.when_full, FullPolicy::DropNewest);
+        assert_eq!(settings.max_in_flight, 4);
     }
 
     #[test]
@@ -344,6 +351,7 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(setting(valid().batch_size(0)), "batch_size");
+        assert_eq!(setting(valid().max_in_flight(0)), "max_in_flight");
         assert_eq!(setting(valid().queue_capacity(0)), "queue_capacity");
         assert_eq!(
             setting(valid().max_event_bytes(1000).queue_bytes(999)),

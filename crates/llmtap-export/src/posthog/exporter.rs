@@ -134,20 +134,24 @@ impl PostHog {
     }
 }
 
-/// What a reply means for every event of its batch: the capture API takes or
-/// refuses a batch as a whole. A 413 splits the batch rather than refusing it
-/// (the worker drops an event that draws a 413 alone); every other failure
-/// goes through [`classify`].
-fn answer(reply: Reply, now: SystemTime) -> Answer {
+/// What a reply means for every event of its batch of `events`: the capture
+/// API takes or refuses a batch as a whole. A 413 splits the batch rather
+/// than refusing it (the worker drops an event that draws a 413 alone), and
+/// so does a 400 for two or more events: the server 400s a whole batch for
+/// one invalid event, and halving isolates it, so it alone is dropped (a
+/// 400 for one event). Every other failure goes through [`classify`].
+fn answer(reply: Reply, now: SystemTime, events: usize) -> Answer {
     let (attempt, status, detail) = match &reply {
         Reply::Status { code, .. } if (200..300).contains(code) => {
             return Answer::all(Outcome::Delivered).with_status(*code);
         }
         Reply::Status {
-            code: 413, message, ..
-        } => {
+            code: code @ (400 | 413),
+            message,
+            ..
+        } if *code == 413 || events > 1 => {
             return Answer::all(Outcome::Split)
-                .with_status(413)
+                .with_status(*code)
                 .with_detail(message.as_str());
         }
         Reply::Status {
@@ -204,7 +208,7 @@ impl Exporter for PostHog {
         let body = self.body(batch, SystemTime::now());
         let (json_len, wire_len) = (body.json_len, body.bytes.len());
         let reply = self.post(body).await;
-        answer(reply, SystemTime::now()).with_bytes(json_len, wire_len)
+        answer(reply, SystemTime::now(), batch.len()).with_bytes(json_len, wire_len)
     }
 }
 
@@ -269,7 +273,7 @@ mod tests {
     }
 
     fn outcome(reply: Reply) -> Outcome {
-        answer(reply, SystemTime::UNIX_EPOCH).outcome(0)
+        answer(reply, SystemTime::UNIX_EPOCH, 1).outcome(0)
     }
 
     #[test]
@@ -298,7 +302,26 @@ mod tests {
             Outcome::Dropped(DropReason::Rejected)
         );
         // The status and message travel with the answer, for `last_rejection`.
-        let a = answer(status(400, None), SystemTime::UNIX_EPOCH);
+        let a = answer(status(400, None), SystemTime::UNIX_EPOCH, 1);
         assert_eq!((a.status, a.detail.as_str()), (Some(400), "status 400"));
+    }
+
+    #[test]
+    fn a_400_splits_a_batch_and_drops_a_single_event() {
+        let at = SystemTime::UNIX_EPOCH;
+        assert_eq!(
+            answer(status(400, None), at, 1).outcome(0),
+            Outcome::Dropped(DropReason::Rejected)
+        );
+        let a = answer(status(400, None), at, 2);
+        assert_eq!(a.outcome(0), Outcome::Split);
+        assert_eq!((a.status, a.detail.as_str()), (Some(400), "status 400"));
+        // A 413 splits whatever the size (the worker drops a single event);
+        // other refusals never split.
+        assert_eq!(answer(status(413, None), at, 1).outcome(0), Outcome::Split);
+        assert_eq!(
+            answer(status(401, None), at, 50).outcome(0),
+            Outcome::Dropped(DropReason::Rejected)
+        );
     }
 }

@@ -6,7 +6,8 @@
 //!   `POSTHOG_API_KEY`/`POSTHOG_HOST` environment, PostHog's 20 MiB limit.
 //! - `exporter`: [`PostHog`], the [`Exporter`](crate::Exporter): one
 //!   `POST {host}/batch/` per attempt, and what its answer means per event
-//!   (2xx delivered, 413 split, the rest through `status`).
+//!   (2xx delivered, 413 and a 400 for several events split, the rest
+//!   through `status`).
 //! - `body`: the `/batch/` envelope around pre-serialized events, a fresh
 //!   `sent_at` per attempt, gzip.
 //! - `status`: which statuses and errors are transient, `Retry-After`.

@@ -4,8 +4,8 @@
 //! unit-tested; [`PostHog::export`](super::PostHog) turns the [`Decision`]
 //! into the [`Outcome`](crate::Outcome) the worker acts on. The rules are
 //! PostHog's: network errors, timeouts, 408, 429 and 500/502/503/504 are
-//! transient; 400, 401, 403 and 413 will fail the same way again (a 413 is
-//! split before it gets here).
+//! transient; 400, 401, 403 and 413 will fail the same way again (a 413,
+//! and a 400 for several events, is split before it gets here).
 
 use std::time::{Duration, SystemTime};
 

@@ -16,6 +16,15 @@ pub enum PayloadError {
         /// The JSON type found instead (`array`, `string`, `null`, …).
         found: &'static str,
     },
+    /// Nested deeper than PostHog's parser accepts; refused before parsing,
+    /// so no input can make the parser recurse that far.
+    #[error("nested {depth} levels deep, more than the {limit} allowed")]
+    TooDeep {
+        /// How deep the entry nests (`{}` is 1).
+        depth: usize,
+        /// The limit, [`crate::payload::MAX_DEPTH`].
+        limit: usize,
+    },
     /// A field is missing, has the wrong type, or holds an impossible value.
     #[error("field `{field}`: {message}")]
     Field {
@@ -32,6 +41,17 @@ impl PayloadError {
         match self {
             PayloadError::Field { field, .. } => Some(field),
             _ => None,
+        }
+    }
+
+    /// The same error, for a payload found at `parent` inside the bytes given.
+    pub(crate) fn within(self, parent: &str) -> Self {
+        match self {
+            PayloadError::Field { field, message } => PayloadError::Field {
+                field: format!("{parent}.{field}"),
+                message,
+            },
+            other => other,
         }
     }
 

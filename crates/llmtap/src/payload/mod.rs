@@ -10,6 +10,7 @@ mod batch;
 mod error;
 mod number;
 mod response;
+mod scan;
 mod usage_object;
 
 use std::collections::BTreeMap;
@@ -19,11 +20,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+pub use batch::split_body_partial;
 pub use batch::{split_body, BodyEntry, BodyError, EntryLocation};
 pub use error::PayloadError;
 pub use number::{Amount, Flag, Timestamp, TokenCount};
 use response::ResponseParts;
 pub use response::{Answer, Choice};
+pub use scan::MAX_DEPTH;
 pub use usage_object::{CacheWriteSplit, InputDetails, OutputDetails, RawUsage, ServerToolUse};
 
 /// One LLM call as LiteLLM logged it.
@@ -200,8 +203,39 @@ impl Payload {
     /// Parses one SLP from JSON bytes.
     ///
     /// Also accepts a LiteLLM callback `kwargs` dump and unwraps its
-    /// `standard_logging_object`, since that is what people paste from logs.
+    /// `standard_logging_object`, since that is what people paste from logs,
+    /// and Python's `NaN` / `Infinity` / `-Infinity` literals: those read as
+    /// `null` (a non-finite cost is no cost, non-finite content is forwarded
+    /// as `null`), except in token counts, where they are a field error.
+    /// Input nested deeper than [`MAX_DEPTH`] is refused unparsed.
     pub fn from_slice(bytes: &[u8]) -> Result<Payload, PayloadError> {
+        Self::from_scanned(bytes, scan::scan(bytes).facts)
+    }
+
+    /// Parses bytes whose structural scan is already done (by the body splitter).
+    ///
+    /// Python's non-finite literals are not JSON, so they are rewritten
+    /// first, and only when the scan saw one. They become `null`, which is
+    /// what they mean nearly everywhere: a `NaN` cost is no cost, a `NaN`
+    /// in forwarded content is sent as `null` (never as invalid JSON). The
+    /// exception is token counts, where `null` would read as "not reported"
+    /// and silently change the accounting; so a second rewrite spells the
+    /// literals as strings (`"NaN"`), and the count fields alone (see
+    /// [`check_counts`]) are read from it, where [`TokenCount`] rejects them
+    /// as not finite, naming the field. Two rewrites and a small second
+    /// parse, paid only by entries that hold such a literal.
+    pub(crate) fn from_scanned(bytes: &[u8], facts: scan::Facts) -> Result<Payload, PayloadError> {
+        facts.check()?;
+        if !facts.nonfinite {
+            return Self::parse(bytes);
+        }
+        let payload = Self::parse(&scan::rewrite_nonfinite(bytes, scan::Replace::Null))?;
+        check_counts(&scan::rewrite_nonfinite(bytes, scan::Replace::Quoted))?;
+        Ok(payload)
+    }
+
+    /// Parses JSON without non-finite literals.
+    fn parse(bytes: &[u8]) -> Result<Payload, PayloadError> {
         match first_byte(bytes) {
             Some(b'{') => {}
             _ => return Err(not_an_object(bytes)),
@@ -214,15 +248,8 @@ impl Payload {
         match serde_json::from_str::<Payload>(text) {
             Ok(p) if !p.wraps_payload => p.finish(),
             _ => match serde_json::from_slice::<Kwargs>(bytes) {
-                Ok(k) => Self::from_slice(k.standard_logging_object.get().as_bytes()).map_err(
-                    |e| match e {
-                        PayloadError::Field { field, message } => PayloadError::Field {
-                            field: format!("standard_logging_object.{field}"),
-                            message,
-                        },
-                        other => other,
-                    },
-                ),
+                Ok(k) => Self::parse(k.standard_logging_object.get().as_bytes())
+                    .map_err(|e| e.within("standard_logging_object")),
                 Err(_) => Err(Self::explain(bytes)),
             },
         }
@@ -348,6 +375,54 @@ impl Payload {
     /// The provider name, lowercased by convention of LiteLLM (`""` when unknown).
     pub fn provider(&self) -> &str {
         self.custom_llm_provider.as_deref().unwrap_or("")
+    }
+}
+
+/// The token counts of an SLP (or of the SLP inside a callback `kwargs`
+/// dump), read from bytes where non-finite literals are spelled as strings:
+/// the one check `null` would defeat. See [`Payload::from_scanned`].
+#[expect(dead_code, reason = "the counts are parsed to be checked, never read")]
+fn check_counts(json: &[u8]) -> Result<(), PayloadError> {
+    /// Only the fields holding [`TokenCount`]s; everything else is skipped.
+    #[derive(Deserialize)]
+    struct Counts<'a> {
+        #[serde(default)]
+        prompt_tokens: Option<TokenCount>,
+        #[serde(default)]
+        completion_tokens: Option<TokenCount>,
+        #[serde(default)]
+        total_tokens: Option<TokenCount>,
+        #[serde(default)]
+        metadata: Option<MetadataCounts>,
+        #[serde(default, borrow)]
+        response: Option<&'a RawValue>,
+        #[serde(default, borrow)]
+        standard_logging_object: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct MetadataCounts {
+        #[serde(default)]
+        usage_object: Option<RawUsage>,
+    }
+    #[derive(Deserialize)]
+    struct ResponseCounts {
+        #[serde(default)]
+        usage: Option<RawUsage>,
+    }
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    let counts: Counts = serde_path_to_error::deserialize(de).map_err(PayloadError::from_path)?;
+    if let Some(inner) = counts.standard_logging_object {
+        return check_counts(inner.get().as_bytes())
+            .map_err(|e| e.within("standard_logging_object"));
+    }
+    match counts.response {
+        Some(r) if r.get().starts_with('{') => {
+            let de = &mut serde_json::Deserializer::from_str(r.get());
+            serde_path_to_error::deserialize::<_, ResponseCounts>(de)
+                .map(drop)
+                .map_err(|e| PayloadError::from_path(e).within("response"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -57,10 +57,15 @@ impl Visitor<'_> for TokenVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<TokenCount, E> {
+        if !v.is_finite() {
+            return Err(E::custom(format_args!(
+                "token count {v} is not a finite number"
+            )));
+        }
         if v < 0.0 {
             return Err(E::custom(format_args!("negative token count {v}")));
         }
-        if v.fract() != 0.0 || !v.is_finite() {
+        if v.fract() != 0.0 {
             return Err(E::custom(format_args!(
                 "token count {v} is not a whole number"
             )));
@@ -79,6 +84,11 @@ impl Visitor<'_> for TokenVisitor {
             return self.visit_i64(n);
         }
         match t.parse::<f64>() {
+            // Python's `NaN` / `Infinity` literals arrive spelled as strings
+            // (see `Payload::from_scanned`); name them as they were written.
+            Ok(n) if !n.is_finite() => Err(E::custom(format_args!(
+                "token count {t} is not a finite number"
+            ))),
             Ok(n) => self.visit_f64(n),
             Err(_) => Err(E::custom(format_args!("token count {v:?} is not a number"))),
         }
