@@ -115,17 +115,7 @@ fn gateway_with_an_api_key_ships_through_the_exporter() {
         run.stdout,
         run.stderr
     );
-    let events: Vec<Value> = capture
-        .requests()
-        .iter()
-        .filter(|r| r.accepted())
-        .flat_map(|r| {
-            r.body.as_ref().unwrap()["batch"]
-                .as_array()
-                .unwrap()
-                .clone()
-        })
-        .collect();
+    let events: Vec<Value> = capture.accepted_events();
     assert_eq!(events.len(), n);
     assert!(events
         .iter()

@@ -45,17 +45,7 @@ async fn post(
 }
 
 fn events(capture: &CaptureServer) -> Vec<Value> {
-    capture
-        .requests()
-        .iter()
-        .filter(|r| r.accepted())
-        .flat_map(|r| {
-            r.body.as_ref().unwrap()["batch"]
-                .as_array()
-                .unwrap()
-                .clone()
-        })
-        .collect()
+    capture.accepted_events()
 }
 
 fn wait_for_events(capture: &CaptureServer, n: usize) -> Vec<Value> {

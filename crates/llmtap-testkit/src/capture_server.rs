@@ -302,6 +302,17 @@ impl CaptureServer {
             .collect()
     }
 
+    /// Every event of every accepted batch, in arrival order.
+    pub fn accepted_events(&self) -> Vec<Value> {
+        self.shared
+            .log()
+            .iter()
+            .filter(|r| r.accepted())
+            .filter_map(|r| r.body.as_ref()?["batch"].as_array().cloned())
+            .flatten()
+            .collect()
+    }
+
     /// Blocks until `n` requests arrived (answered or not), or `patience` ran out.
     pub fn wait_for_requests(&self, n: usize, patience: Duration) -> bool {
         self.wait_until(patience, |log| log.len() >= n)
