@@ -127,6 +127,15 @@ fn one_bad_entry_of_each_kind_hides_none_of_the_others() {
 
 #[test]
 fn depth_is_capped_at_the_limit_exactly() {
+    // In a body, each entry is scanned while splitting: the cap is exact.
+    let body = format!("[{},{}]", deep(MAX_DEPTH), deep(MAX_DEPTH + 1));
+    let entries = split_body(body.as_bytes()).unwrap();
+    assert!(entries[0].parse().is_ok());
+    assert!(matches!(
+        entries[1].parse(),
+        Err(PayloadError::TooDeep { depth: 101, .. })
+    ));
+    // A lone payload, whichever way it is checked.
     assert!(Payload::from_slice(deep(MAX_DEPTH).as_bytes()).is_ok());
     assert!(matches!(
         Payload::from_slice(deep(MAX_DEPTH + 1).as_bytes()),

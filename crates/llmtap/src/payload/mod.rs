@@ -208,8 +208,26 @@ impl Payload {
     /// `null` (a non-finite cost is no cost, non-finite content is forwarded
     /// as `null`), except in token counts, where they are a field error.
     /// Input nested deeper than [`MAX_DEPTH`] is refused unparsed.
+    ///
+    /// The common case pays one parse and a bracket count: a payload with at
+    /// most [`MAX_DEPTH`] opening brackets (a real SLP has 20 to 50) cannot
+    /// nest deeper, so it is parsed at once, and only if serde refuses it is
+    /// it scanned for non-finite literals. The full structural scan runs only
+    /// for bracket-heavy input.
     pub fn from_slice(bytes: &[u8]) -> Result<Payload, PayloadError> {
-        Self::from_scanned(bytes, scan::scan(bytes).facts)
+        if memchr::memchr2_iter(b'{', b'[', bytes)
+            .nth(MAX_DEPTH)
+            .is_some()
+        {
+            return Self::from_scanned(bytes, scan::scan(bytes).facts);
+        }
+        Self::parse(bytes).or_else(|error| {
+            let facts = scan::scan(bytes).facts;
+            match facts.nonfinite {
+                true => Self::from_scanned(bytes, facts),
+                false => Err(error),
+            }
+        })
     }
 
     /// Parses bytes whose structural scan is already done (by the body splitter).
