@@ -50,13 +50,7 @@ fn events(capture: &CaptureServer) -> Vec<Value> {
 
 fn wait_for_events(capture: &CaptureServer, n: usize) -> Vec<Value> {
     assert!(
-        capture.wait_until(PATIENCE, |log| {
-            log.iter()
-                .filter(|r| r.accepted())
-                .map(|r| r.uuids.len())
-                .sum::<usize>()
-                >= n
-        }),
+        capture.wait_for_events(n, PATIENCE),
         "{n} events did not arrive"
     );
     events(capture)

@@ -48,13 +48,7 @@ fn post(sidecar: &Sidecar, body: impl Into<reqwest::Body>) -> reqwest::RequestBu
 }
 
 fn delivered(capture: &CaptureServer, n: usize) -> bool {
-    capture.wait_until(PATIENCE, |log| {
-        log.iter()
-            .filter(|r| r.accepted())
-            .map(|r| r.uuids.len())
-            .sum::<usize>()
-            >= n
-    })
+    capture.wait_for_events(n, PATIENCE)
 }
 
 #[tokio::test]

@@ -313,6 +313,17 @@ impl CaptureServer {
             .collect()
     }
 
+    /// Blocks until accepted batches hold `n` events, or `patience` ran out.
+    pub fn wait_for_events(&self, n: usize, patience: Duration) -> bool {
+        self.wait_until(patience, |log| {
+            log.iter()
+                .filter(|r| r.accepted())
+                .map(|r| r.uuids.len())
+                .sum::<usize>()
+                >= n
+        })
+    }
+
     /// Blocks until `n` requests arrived (answered or not), or `patience` ran out.
     pub fn wait_for_requests(&self, n: usize, patience: Duration) -> bool {
         self.wait_until(patience, |log| log.len() >= n)
