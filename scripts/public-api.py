@@ -25,7 +25,7 @@ CRATES = ["llmtap", "llmtap-export"]
 def rustdoc_json(crate: str) -> dict:
     env = dict(os.environ, RUSTC_BOOTSTRAP="1")
     subprocess.run(
-        ["cargo", "rustdoc", "--quiet", "-p", crate, "--lib", "--",
+        ["cargo", "rustdoc", "--quiet", "-p", crate, "--lib", "--all-features", "--",
          "-Z", "unstable-options", "--output-format", "json"],
         cwd=ROOT, env=env, check=True,
     )

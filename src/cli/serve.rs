@@ -10,8 +10,9 @@ use std::time::Duration;
 use clap::Args;
 use llmtap::{EventOptions, JsonlSink, Pipeline, Sink, SinkError, DEFAULT_MAX_EVENT_BYTES};
 use llmtap_export::{
-    ApiKey, CaptureBuilder, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST,
-    DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY, ENV_HOST,
+    ApiKey, CaptureBuilder, SpoolSettings, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_SPOOL_BYTES, ENV_API_KEY, ENV_HOST,
 };
 
 use super::settings::{self, declare_settings, Property};
@@ -112,6 +113,13 @@ declare_settings! {
         /// its queue when a POST is slow); 0 turns it off
         #[arg(long, env = "LLMTAP_DEDUP_WINDOW", value_name = "EVENTS")]
         dedup_window: usize = 100_000,
+        /// Keep accepted events on disk here until delivered: a POST is answered 200 only
+        /// once its events are fsynced, and they survive a crash or restart
+        #[arg(long, env = "LLMTAP_SPOOL_DIR", value_name = "DIR")]
+        spool_dir: PathBuf => "none (in memory)",
+        /// Bytes of event JSON the spool may hold; a request that does not fit gets 503
+        #[arg(long, env = "LLMTAP_SPOOL_BYTES", value_name = "BYTES")]
+        spool_bytes: u64 = DEFAULT_SPOOL_BYTES,
         /// On SIGTERM/SIGINT, how long the whole stop may take: draining requests, then delivering
         #[arg(long, env = "LLMTAP_SHUTDOWN_TIMEOUT_SECS", value_name = "SECS")]
         shutdown_timeout_secs: u64 = 30,
@@ -134,14 +142,17 @@ impl ServeArgs {
     }
 }
 
-/// Where events go: the capture API with an API key, else JSONL. The one
-/// place the sink is chosen.
+/// Where events go: the capture API with an API key (behind a disk spool
+/// with `--spool-dir`), else JSONL. The one place the sink is chosen.
 ///
 /// `max_event_bytes` reaches both the event builder (which shrinks content
 /// on the request threads) and the exporter (which only checks the size of
 /// the JSON it serializes anyway): one setting, one limit.
 fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     let Some(key) = &s.api_key else {
+        if s.spool_dir.is_some() {
+            return Err("--spool-dir needs an API key: JSONL output is written at once".into());
+        }
         let sink = match &s.output {
             Some(path) => JsonlSink::create(path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
@@ -151,7 +162,7 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     };
     // `new`, not `from_env`: clap has read POSTHOG_API_KEY and POSTHOG_HOST
     // (the exporter's ENV_* names) already, below the flags and above the file.
-    let client = CaptureBuilder::new()
+    let builder = CaptureBuilder::new()
         .api_key(key.clone())
         .host(&s.posthog_host)
         .queue_capacity(s.queue_capacity)
@@ -160,7 +171,13 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
         .max_in_flight(s.max_in_flight)
         .flush_interval(Duration::from_millis(s.flush_interval_ms))
         .gzip(s.gzip)
-        .max_event_bytes(s.max_event_bytes)
+        .max_event_bytes(s.max_event_bytes);
+    if let Some(dir) = &s.spool_dir {
+        let spool = SpoolSettings::new(dir).max_bytes(s.spool_bytes);
+        let spooled = builder.build_spooled(spool).map_err(|e| e.to_string())?;
+        return Ok(Arc::new(spooled));
+    }
+    let client = builder
         .build()
         .map_err(|e| format!("capture settings: {e}"))?;
     Ok(Arc::new(client))
@@ -184,12 +201,14 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     for Property { key, value } in &s.properties {
         options = options.extra_property(key, value.as_str());
     }
-    let destination = match s.api_key {
-        Some(_) => "the capture API",
-        None => "JSONL (no API key)",
+    let destination = match (&s.api_key, &s.spool_dir) {
+        (Some(_), Some(_)) => "the capture API, through the spool",
+        (Some(_), None) => "the capture API",
+        (None, _) => "JSONL (no API key)",
     };
     let state = Arc::new(AppState {
         sink: output(&s)?,
+        spooled: s.spool_dir.is_some(),
         pipeline: Pipeline::new(options),
         metrics: Metrics::new(s.max_model_series),
         metrics_need_token: server::is_exposed(&s.listen) && !s.public_metrics,
@@ -215,28 +234,67 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     };
     let timeout = Duration::from_secs(s.shutdown_timeout_secs);
     let app = server::router(state.clone());
-    let deadline = server::serve(listener, app, limits, shutdown_signal(), timeout).await;
+    let first_signal = {
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            eprintln!("llmtap serve: shutting down, flushing accepted events");
+            exit_on_second_signal(state);
+        }
+    };
+    let deadline = server::serve(listener, app, limits, first_signal, timeout).await;
 
     // What the drain left of the shutdown timeout. Errs when something is
     // pending or was dropped; the counts tell which.
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     let flushed = state.sink.shutdown(left).await;
     let d = state.sink.delivery();
+    let left_over = if state.spooled {
+        "stay spooled"
+    } else {
+        "pending"
+    };
     eprintln!(
-        "llmtap serve: stopped; {} events delivered, {} dropped ({}), {} pending",
+        "llmtap serve: stopped; {} events delivered, {} dropped ({}), {} {left_over}",
         d.delivered,
         d.dropped.total(),
         d.dropped,
         d.pending
     );
-    Ok(match (flushed, d.is_lossless()) {
+    // With a spool, what is left is on disk, not lost.
+    let lossless = d.dropped.total() == 0 && (state.spooled || d.pending == 0);
+    Ok(match (flushed, lossless) {
         (Ok(()), true) => ExitCode::SUCCESS,
         (Err(SinkError::Io(e)), _) => return Err(format!("flushing events failed: {e}")),
         _ => ExitCode::FAILURE,
     })
 }
 
-/// SIGINT or SIGTERM: stop accepting, then flush.
+/// After the first signal, a second one stops the process at once, with
+/// what is pending: nothing is lost with a spool (exit 0), the in-memory
+/// queue is without one (exit 1).
+fn exit_on_second_signal(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let d = state.sink.delivery();
+        let code = if state.spooled {
+            eprintln!(
+                "llmtap serve: second signal; exiting now, {} events stay spooled",
+                d.pending
+            );
+            0
+        } else {
+            eprintln!(
+                "llmtap serve: second signal; exiting now, {} events lost",
+                d.pending
+            );
+            1
+        };
+        std::process::exit(code);
+    });
+}
+
+/// SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -254,7 +312,6 @@ async fn shutdown_signal() {
         _ = interrupt => {}
         _ = terminate => {}
     }
-    eprintln!("llmtap serve: shutting down, flushing accepted events");
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl Metrics {
         );
         let refused_requests = counter(
             "requests_refused",
-            "Requests answered 503 because the exporter queue was full",
+            "Requests answered 503 because the exporter queue (or the spool) was full",
         );
         let delivered = counter("events_delivered", "Events the capture API acknowledged");
         let mut by_reason = |name: &str, help: &str| {
@@ -151,7 +151,7 @@ impl Metrics {
         let queue_len = Gauge::default();
         registry.register(
             "queue_length",
-            "Events accepted and not yet delivered or dropped",
+            "Events accepted and not yet delivered or dropped (with --spool-dir: events on disk)",
             queue_len.clone(),
         );
         Metrics {

@@ -39,8 +39,11 @@ pub const ECHOED_BYTES: usize = 300;
 
 /// What every request handler shares.
 pub struct AppState {
-    /// Where events go: the exporter, or a local JSONL sink.
+    /// Where events go: the exporter, its disk spool, or a local JSONL sink.
     pub sink: Arc<dyn Sink>,
+    /// The sink is a disk spool: `capture_all` waits for an fsync, so every
+    /// request is ingested on the blocking pool, and "full" means the spool.
+    pub spooled: bool,
     /// How payloads become events.
     pub pipeline: Pipeline,
     /// Counters behind `/metrics`.

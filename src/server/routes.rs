@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use llmtap::split_body;
-use llmtap::{Event, HeaderProperties, Processed, SinkError, Usage};
+use llmtap::{DropReason, Event, HeaderProperties, Processed, SinkError, Usage};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -61,7 +61,7 @@ pub async fn receive(
             return json_response(refusal.status, json!({"error": refusal.message}));
         }
     };
-    if body.len() < INLINE_BODY_BYTES {
+    if body.len() < INLINE_BODY_BYTES && !state.spooled {
         return ingest(&state, &headers, &body);
     }
     // Parsing a full LiteLLM batch takes milliseconds of CPU: keep it off the
@@ -76,7 +76,8 @@ pub async fn receive(
         })
 }
 
-/// Parses, builds and enqueues a request's events; CPU only, never waits.
+/// Parses, builds and enqueues a request's events; never waits on the
+/// network (with a spool, it waits for the events to be on disk).
 fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     let unreadable = |message: String| {
         state.metrics.received();
@@ -159,11 +160,16 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     let (events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
     let accepted = match state.sink.capture_all(events) {
         Ok(n) => n,
-        Err(SinkError::Dropped { .. }) => {
+        Err(SinkError::Dropped { reason, .. }) => {
             state.metrics.refused();
+            let error = match (reason, state.spooled) {
+                (DropReason::Closed, _) => "shutting down",
+                (_, true) => "spool is full",
+                (_, false) => "exporter queue is full",
+            };
             let mut response = json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "exporter queue is full", "accepted": 0, "refused": calls.len()}),
+                json!({"error": error, "accepted": 0, "refused": calls.len()}),
             );
             if let Ok(v) = state.retry_after_secs.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -113,6 +113,24 @@ impl Sidecar {
         }
     }
 
+    /// Sends `signal` (`-TERM`, `-INT`) and returns at once.
+    pub fn signal(&self, signal: &str) {
+        self.proc.signal(signal);
+    }
+
+    /// Waits up to `patience` for the exit: the status (`None` if it was
+    /// still running and was killed) and all of stderr.
+    pub fn wait(mut self, patience: Duration) -> (Option<ExitStatus>, String) {
+        let status = self.proc.wait_for(patience);
+        (status, self.stderr.finish())
+    }
+
+    /// `kill -9`: no shutdown, no flush. Returns stderr up to then.
+    pub fn kill(mut self) -> String {
+        self.proc.kill();
+        self.stderr.finish()
+    }
+
     /// SIGTERM (stop accepting, flush, exit), then the exit status (`None`
     /// if it did not exit within twice [`PATIENCE`] and was killed) and all
     /// of stderr.

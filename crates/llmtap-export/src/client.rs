@@ -180,6 +180,15 @@ impl<E: Exporter> ExportClient<E> {
         self.shared.stats()
     }
 
+    /// How many accepted events have their fate settled (delivered or
+    /// dropped), counted in capture order: the first `settled()` events that
+    /// `capture` accepted will not change any more, whatever order their
+    /// batches finished in. What a durable store in front of the client
+    /// deletes by (see `Spooled`).
+    pub fn settled(&self) -> u64 {
+        self.shared.progress().settled
+    }
+
     /// Sends every event accepted before this call, waiting at most `timeout`.
     ///
     /// The request is registered when `flush` is called, not when the future

@@ -154,6 +154,8 @@ mod posthog;
 mod queue;
 mod retry;
 mod settings;
+#[cfg(feature = "spool")]
+mod spool;
 mod stats;
 mod wait;
 mod worker;
@@ -170,6 +172,10 @@ pub use settings::{
     DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_DEADLINE,
 };
 pub use stats::{DropCounts, DropReason, Rejection, Stats};
+
+// A disk spool in front of any exporter (feature `spool`).
+#[cfg(feature = "spool")]
+pub use spool::{SpoolError, SpoolSettings, Spooled, DEFAULT_SPOOL_BYTES, SPOOL_SHUTDOWN_WAIT};
 
 // PostHog's capture API.
 pub use posthog::{

@@ -18,6 +18,8 @@ use crate::clock::Clock;
 use crate::error::ConfigError;
 use crate::settings::{invalid, non_zero, FullPolicy, Settings};
 use crate::ExportClient;
+#[cfg(feature = "spool")]
+use crate::{SpoolError, SpoolSettings, Spooled};
 
 /// PostHog US cloud.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
@@ -215,6 +217,16 @@ impl CaptureBuilder {
     pub fn build(self) -> Result<CaptureClient, ConfigError> {
         let Config { exporter, settings } = self.validate()?;
         ExportClient::start(exporter, settings)
+    }
+
+    /// Checks every setting, opens the spool and starts delivering what it
+    /// holds: a [`Spooled`] client, whose `capture_all` returns once the
+    /// events are on disk. Transient failures are then retried without a
+    /// deadline (an outage is waited out on disk); see [`Spooled::start`].
+    #[cfg(feature = "spool")]
+    pub fn build_spooled(self, spool: SpoolSettings) -> Result<Spooled<PostHog>, SpoolError> {
+        let Config { exporter, settings } = self.validate()?;
+        Spooled::start(exporter, settings, spool)
     }
 
     pub(crate) fn validate(self) -> Result<Config, ConfigError> {
