@@ -166,6 +166,12 @@ impl PostHogCallback {
         }
     }
 
+    /// Sends events built by `pipeline` to `sink`: a pipeline with a prefix
+    /// key, a pricing file or other cache settings (see [`Pipeline`]).
+    pub fn with_pipeline(sink: Arc<dyn Sink>, pipeline: Pipeline) -> Self {
+        PostHogCallback { sink, pipeline }
+    }
+
     /// The sink, to flush or shut it down.
     pub fn sink(&self) -> &Arc<dyn Sink> {
         &self.sink

@@ -6,9 +6,10 @@
 //! The data flows one way, one module per stage:
 //!
 //! ```text
-//! bytes ─► payload ─► usage ─► event ─► sink (JSONL, memory; llmtap-export: PostHog)
-//!   ▲                            ▲
-//! callback / pipeline         headers
+//! bytes ─► payload ─► usage ─► observe ─► event ─► sink (JSONL, memory; llmtap-export: PostHog)
+//!   ▲                   (prefix ids,   ▲
+//! callback / pipeline    savings,    headers
+//!                        misses)
 //! ```
 //!
 //! - `payload` ([`Payload`]): the serde model of LiteLLM's `StandardLoggingPayload`,
@@ -22,8 +23,11 @@
 //! - `event` ([`Event`], [`props`]): the PostHog projection: property names,
 //!   billing conventions (Gemini reasoning), identity, content and size limits.
 //!   The only room that knows PostHog's vocabulary.
-//! - `pipeline` ([`Pipeline`]): payload → usage → event, written once, used by
-//!   every entry point.
+//! - `observe` ([`Observation`], [`cache_prefix_id`], [`Pricing`]): cache
+//!   observability per call: the cacheable prefix's id, hit ratio, savings in
+//!   USD, and why a call missed, against a bounded per-prefix state.
+//! - `pipeline` ([`Pipeline`]): payload → usage → observe → event, written
+//!   once, used by every entry point; it owns the per-prefix state.
 //! - `sink` ([`Sink`], [`DropReason`]): where events go, and why one may not arrive.
 //! - `callback` ([`Callback`], [`PostHogCallback`]): what a gateway registers.
 //!
@@ -56,6 +60,7 @@
 mod callback;
 mod event;
 mod headers;
+mod observe;
 pub mod payload;
 mod pipeline;
 mod sink;
@@ -69,6 +74,11 @@ pub use event::{
 };
 /// Header-passed properties.
 pub use headers::{HeaderKind, HeaderProperties, HeaderProperty, TraceParent};
+/// Cache observability: prefix ids, savings, misses, and pricing files.
+pub use observe::{
+    cache_prefix_id, CacheMiss, CacheTtls, Observation, PrefixId, PrefixKey, Pricing, PricingError,
+    Rates, DEFAULT_PREFIX_CAPACITY,
+};
 /// The SLP's serde model and body splitting (the types of `Payload`'s fields
 /// live in [`payload`]).
 pub use payload::{split_body, BodyEntry, BodyError, EntryLocation, Payload, PayloadError};

@@ -1,28 +1,55 @@
-//! The one way through the house: payload → usage → event → sink.
+//! The one way through the house: payload → usage → observe → event → sink.
 //!
 //! Every entry point (the callback a gateway registers, `llmtap replay`,
 //! `llmtap serve`, the benchmarks) composes the stages through [`Pipeline`],
-//! so what a call becomes never depends on how it arrived.
+//! so what a call becomes never depends on how it arrived. The pipeline
+//! also owns the per-prefix cache state: one pipeline per stream of traffic
+//! (a sidecar shares one across its request tasks; it is used through
+//! `&self` and is `Sync`), so a miss is judged against every call before it.
 
 use std::borrow::Cow;
+use std::num::NonZeroUsize;
 
 use thiserror::Error;
 
 use crate::event::{self, Event, EventError, EventOptions};
 use crate::headers::HeaderProperties;
+use crate::observe::{self, CacheTtls, Observation, Observer, PrefixKey, Pricing};
 use crate::payload::{Payload, PayloadError};
 use crate::sink::{Sink, SinkError};
 use crate::usage::{normalize, Usage};
 
-/// Turns payloads into events with one set of [`EventOptions`].
+/// Turns payloads into events with one set of [`EventOptions`], observing
+/// the prompt cache of every call against the state it keeps.
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use std::time::Duration;
+/// use llmtap::{CacheTtls, EventOptions, Pipeline, PrefixKey, Pricing};
+///
+/// let pricing = Pricing::from_toml_str(r#"
+///     [models."Qwen/*"]
+///     input_cost_per_token = 2e-07
+///     output_cost_per_token = 6e-07
+/// "#).unwrap();
+/// let pipeline = Pipeline::new(EventOptions::default())
+///     .prefix_key(PrefixKey::new("a team secret").unwrap())
+///     .pricing(pricing)
+///     .cache_ttls(CacheTtls::new(Duration::from_secs(300), Duration::from_secs(3600)))
+///     .prefix_capacity(NonZeroUsize::new(50_000).unwrap());
+/// assert_eq!(pipeline.tracked_prefixes(), 0);
+/// ```
+///
+/// Clones share the per-prefix state, as they share one gateway's traffic.
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
     options: EventOptions,
+    observer: Observer,
 }
 
-/// One call through the pipeline: its event, and the usage it was built from
-/// (for metrics and summaries, which count the normalized truth, not what a
-/// destination's projection sends).
+/// One call through the pipeline: its event, and the usage and cache
+/// observation it was built from (for metrics and summaries, which count
+/// the normalized truth, not what a destination's projection sends).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Processed {
@@ -30,6 +57,8 @@ pub struct Processed {
     pub event: Event,
     /// The normalized usage.
     pub usage: Usage,
+    /// What the prompt cache did: prefix id, hit ratio, savings, miss kind.
+    pub observation: Observation,
 }
 
 /// Why bytes did not become an event.
@@ -48,14 +77,50 @@ pub enum PipelineError {
 }
 
 impl Pipeline {
-    /// A pipeline building events with `options`.
+    /// A pipeline building events with `options`, plain prefix ids, LiteLLM's
+    /// own rates, the default TTLs and [`crate::DEFAULT_PREFIX_CAPACITY`].
     pub fn new(options: EventOptions) -> Self {
-        Pipeline { options }
+        Pipeline {
+            options,
+            observer: Observer::default(),
+        }
+    }
+
+    /// Makes prefix ids HMACs under `key` (`--prefix-key`, `LLMTAP_PREFIX_KEY`).
+    pub fn prefix_key(mut self, key: PrefixKey) -> Self {
+        self.observer.set_key(key);
+        self
+    }
+
+    /// Rates from a user's pricing file over LiteLLM's (`--pricing FILE`):
+    /// they drive savings always, and a call's cost when LiteLLM had none.
+    pub fn pricing(mut self, pricing: Pricing) -> Self {
+        self.observer.set_pricing(pricing);
+        self
+    }
+
+    /// How long a cache entry is taken to live, to tell `expired` from `silent`.
+    pub fn cache_ttls(mut self, ttls: CacheTtls) -> Self {
+        self.observer.set_ttls(ttls);
+        self
+    }
+
+    /// How many prefixes the state remembers (least recently used evicted).
+    /// Starts a fresh state: set it before the pipeline is used or cloned.
+    pub fn prefix_capacity(mut self, capacity: NonZeroUsize) -> Self {
+        self.observer.set_capacity(capacity);
+        self
     }
 
     /// The options events are built with.
     pub fn options(&self) -> &EventOptions {
         &self.options
+    }
+
+    /// How many prefixes the state remembers now (at most the capacity): a
+    /// gauge for metrics.
+    pub fn tracked_prefixes(&self) -> usize {
+        self.observer.tracked_prefixes()
     }
 
     /// Normalizes the usage and builds the event. `headers` are the caller's
@@ -68,8 +133,19 @@ impl Pipeline {
         headers: &HeaderProperties,
     ) -> Result<Processed, EventError> {
         let usage = normalize(payload);
-        let event = event::project(payload, &usage, &merged(payload, headers), &self.options)?;
-        Ok(Processed { event, usage })
+        let observation = self.observer.observe(payload, &usage);
+        let event = event::project(
+            payload,
+            &usage,
+            &observation,
+            &merged(payload, headers),
+            &self.options,
+        )?;
+        Ok(Processed {
+            event,
+            usage,
+            observation,
+        })
     }
 
     /// As [`Pipeline::process`], from the bytes of one payload.
@@ -95,14 +171,22 @@ impl Pipeline {
     }
 }
 
-/// The event of one payload, as [`Pipeline::process`] builds it.
+/// The event of one payload, as a fresh [`Pipeline::new`] builds it: with
+/// no history, a call that missed its prefix's cache is at most `cold`.
 pub fn build_event(
     payload: &Payload,
     headers: &HeaderProperties,
     options: &EventOptions,
 ) -> Result<Event, EventError> {
     let usage = normalize(payload);
-    event::project(payload, &usage, &merged(payload, headers), options)
+    let observation = observe::observe(payload, &usage, None);
+    event::project(
+        payload,
+        &usage,
+        &observation,
+        &merged(payload, headers),
+        options,
+    )
 }
 
 /// The caller's headers with the payload's per-request ones over them;

@@ -8,16 +8,19 @@ use serde_json::{Map, Value};
 use super::identity::DistinctId;
 use super::{billing, content, identity, props, redact, Content, Event, EventError, EventOptions};
 use crate::headers::{HeaderKind, HeaderProperties};
+use crate::observe::Observation;
 use crate::payload::{CallKind, Payload};
 use crate::usage::{self, Usage};
 
 /// Projects one payload and its normalized usage to a PostHog event.
 ///
 /// `headers` are the already-merged header properties (the caller's, with
-/// the payload's per-request ones over them: see [`crate::Pipeline`]).
+/// the payload's per-request ones over them: see [`crate::Pipeline`]);
+/// `observation` is what the cache did for the call.
 pub(crate) fn project(
     payload: &Payload,
     usage: &Usage,
+    observation: &Observation,
     headers: &HeaderProperties,
     options: &EventOptions,
 ) -> Result<Event, EventError> {
@@ -83,7 +86,8 @@ pub(crate) fn project(
     if let Some(reason) = payload.finish_reason() {
         set(props::STOP_REASON, reason.into());
     }
-    set_cost(&mut set, payload);
+    set_cache(&mut set, observation);
+    set_cost(&mut set, payload, observation);
     set_outcome(&mut set, payload);
 
     let distinct_id = match identity::distinct_id(payload, &uuid) {
@@ -127,8 +131,28 @@ pub(crate) fn project(
     Ok(event)
 }
 
-fn set_cost(set: &mut impl FnMut(&str, Value), payload: &Payload) {
-    if let Some(total) = payload.cost_usd() {
+/// The cache figures, each only when known. The prefix id is metadata about
+/// the prompt, not the prompt, so privacy mode keeps it.
+fn set_cache(set: &mut impl FnMut(&str, Value), o: &Observation) {
+    if let Some(id) = o.prefix_id {
+        set(props::CACHE_PREFIX_ID, id.to_string().into());
+    }
+    if let Some(ratio) = o.hit_ratio {
+        set(props::CACHE_HIT_RATIO, ratio.into());
+    }
+    if let Some(saved) = o.savings_usd {
+        set(props::CACHE_SAVINGS_USD, saved.into());
+    }
+    if let Some(miss) = o.miss {
+        set(props::CACHE_MISS, miss.as_str().into());
+    }
+}
+
+/// LiteLLM's cost as passthrough; when it priced the call at 0 or not at
+/// all, a pricing file's cost instead, so PostHog does not price a
+/// self-hosted model at some hosted model's list price.
+fn set_cost(set: &mut impl FnMut(&str, Value), payload: &Payload, o: &Observation) {
+    if let Some(total) = payload.cost_usd().or(o.priced_cost_usd) {
         set(props::TOTAL_COST_USD, total.into());
         set(props::COST_PASSTHROUGH, true.into());
     }

@@ -84,6 +84,19 @@ pub const COST_PASSTHROUGH: &str = "$ai_cost_passthrough";
 pub const INPUT_COST_USD: &str = "$ai_input_cost_usd";
 #[doc = "`$ai_output_cost_usd`"]
 pub const OUTPUT_COST_USD: &str = "$ai_output_cost_usd";
+/// llmtap's own (no `$`): the id of the call's cacheable prompt prefix.
+#[doc = "`cache_prefix_id`"]
+pub const CACHE_PREFIX_ID: &str = "cache_prefix_id";
+/// llmtap's own: cache read ÷ all input tokens.
+#[doc = "`cache_hit_ratio`"]
+pub const CACHE_HIT_RATIO: &str = "cache_hit_ratio";
+/// llmtap's own: USD the prompt cache saved on the call (negative when writes did not pay back).
+#[doc = "`cache_savings_usd`"]
+pub const CACHE_SAVINGS_USD: &str = "cache_savings_usd";
+/// llmtap's own: why a call with a cacheable prefix read nothing
+/// (`uncached`, `cold`, `expired`, `silent`).
+#[doc = "`cache_miss`"]
+pub const CACHE_MISS: &str = "cache_miss";
 #[doc = "`$process_person_profile`"]
 pub const PROCESS_PERSON_PROFILE: &str = "$process_person_profile";
 #[doc = "`$groups`"]
@@ -102,7 +115,8 @@ pub const IP: &str = "$ip";
 pub const FEATURE_PREFIX: &str = "$feature/";
 
 /// What header-passed properties may not override unless configured otherwise:
-/// the accounting (so a client cannot spoof its own bill), the event's identity
+/// the accounting (so a client cannot spoof its own bill or its cache
+/// figures), the event's identity
 /// and where PostHog files it (person, groups, library, model and outcome).
 pub const PROTECTED_BY_DEFAULT: &[&str] = &[
     INPUT_TOKENS,
@@ -125,6 +139,10 @@ pub const PROTECTED_BY_DEFAULT: &[&str] = &[
     COST_PASSTHROUGH,
     INPUT_COST_USD,
     OUTPUT_COST_USD,
+    CACHE_PREFIX_ID,
+    CACHE_HIT_RATIO,
+    CACHE_SAVINGS_USD,
+    CACHE_MISS,
     PROCESS_PERSON_PROFILE,
     LIB,
     LIB_VERSION,

@@ -8,6 +8,7 @@
 
 mod batch;
 mod error;
+mod model_map;
 mod number;
 mod response;
 mod scan;
@@ -23,10 +24,12 @@ use serde_json::Value;
 pub use batch::split_body_partial;
 pub use batch::{split_body, BodyEntry, BodyError, EntryLocation};
 pub use error::PayloadError;
+pub use model_map::{ModelMapInformation, ModelPrices};
 pub use number::{Amount, Flag, Timestamp, TokenCount};
 use response::ResponseParts;
 pub use response::{Answer, Choice};
 pub use scan::MAX_DEPTH;
+pub(crate) use scan::{array_elements, top_level_str};
 pub use usage_object::{CacheWriteSplit, InputDetails, OutputDetails, RawUsage, ServerToolUse};
 
 /// One LLM call as LiteLLM logged it.
@@ -101,9 +104,14 @@ pub struct Payload {
     /// The response dump (OpenAI chat shape, Responses API shape, embedding list…), raw.
     #[serde(default)]
     pub response: Option<Box<RawValue>>,
-    /// Request parameters such as temperature and max_tokens.
+    /// Request parameters such as temperature and max_tokens (and `tools`,
+    /// part of the cacheable prefix).
     #[serde(default)]
     pub model_parameters: Option<Value>,
+    /// LiteLLM's price-map entry for the model: the rates cache savings are
+    /// computed with.
+    #[serde(default, deserialize_with = "model_map::object_or_none")]
+    pub model_map_information: Option<ModelMapInformation>,
     /// The end user the proxy attributed the call to.
     #[serde(default)]
     pub end_user: Option<String>,
@@ -388,6 +396,14 @@ impl Payload {
     /// maps it (`stop`, `length`, `tool_calls`, `content_filter`, …).
     pub fn finish_reason(&self) -> Option<&str> {
         self.response_parts.finish_reason.as_deref()
+    }
+
+    /// The rates LiteLLM priced the call with, when its price map had the model.
+    pub fn model_prices(&self) -> Option<&ModelPrices> {
+        self.model_map_information
+            .as_ref()?
+            .model_map_value
+            .as_ref()
     }
 
     /// The provider name, lowercased by convention of LiteLLM (`""` when unknown).

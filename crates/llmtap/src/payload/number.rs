@@ -151,6 +151,15 @@ pub(crate) fn amount_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<A
     Ok(Amount::from_value(&v))
 }
 
+/// For informational whole numbers (a price map's `prompt_cache_min_tokens`):
+/// anything but a non-negative whole number of plausible size is absent.
+pub(crate) fn count_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(Amount::from_value(&v)
+        .filter(|a| a.0.fract() == 0.0 && a.0 <= MAX_TOKENS as f64)
+        .map(|a| a.0 as u64))
+}
+
 /// For labels some versions fill with other types: anything but a non-empty
 /// string is absent.
 pub(crate) fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -108,6 +108,125 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
     Scan { facts, first_end }
 }
 
+/// The top-level elements of a JSON array, as text, one at a time.
+///
+/// For JSON already known to be valid (a [`serde_json::value::RawValue`]),
+/// so a reader that needs only the first elements of a long array (the
+/// leading system messages of a conversation) never parses the rest; the
+/// elements it does not ask for are not even scanned.
+pub(crate) fn array_elements(json: &str) -> ArrayElements<'_> {
+    let bytes = json.as_bytes();
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let pos = match start {
+        Some(i) if bytes[i] == b'[' => i + 1,
+        _ => bytes.len(),
+    };
+    ArrayElements { json, pos }
+}
+
+/// See [`array_elements`].
+#[derive(Debug, Clone)]
+pub(crate) struct ArrayElements<'a> {
+    json: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for ArrayElements<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.json.as_bytes();
+        let mut i = self.pos;
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b',') {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] == b']' {
+            self.pos = bytes.len();
+            return None;
+        }
+        let start = i;
+        let mut depth = 0usize;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    i = skip_string(bytes, i + 1).unwrap_or(bytes.len());
+                    if depth == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => break,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                b',' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = i;
+        // Every cut is at an ASCII byte, so it is a char boundary.
+        Some(self.json.get(start..i)?.trim_end())
+    }
+}
+
+/// The value of a top-level member of a JSON object when it is a string
+/// without escapes (a message's `role`), found without parsing the object:
+/// other members are skipped as text, and the scan stops at the member.
+/// `None` when the object has no such member, or it is not such a string.
+/// For JSON already known to be valid.
+pub(crate) fn top_level_str<'a>(object: &'a str, name: &str) -> Option<&'a str> {
+    let b = object.as_bytes();
+    let mut i = b.iter().position(|c| !c.is_ascii_whitespace())?;
+    if b[i] != b'{' {
+        return None;
+    }
+    i += 1;
+    let (mut depth, mut expect_key) = (1usize, true);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let end = skip_string(b, i + 1)?;
+                if depth == 1 && expect_key {
+                    let key = object.get(i + 1..end - 1)?;
+                    let mut j = end;
+                    while j < b.len() && (b[j].is_ascii_whitespace() || b[j] == b':') {
+                        j += 1;
+                    }
+                    if key == name {
+                        if b.get(j) != Some(&b'"') {
+                            return None;
+                        }
+                        let value = object.get(j + 1..skip_string(b, j + 1)? - 1)?;
+                        return (!value.contains('\\')).then_some(value);
+                    }
+                    expect_key = false;
+                    i = j;
+                } else {
+                    i = end;
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return None;
+                }
+            }
+            b',' if depth == 1 => expect_key = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// What Python's non-finite literals become before parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Replace {
@@ -182,6 +301,52 @@ mod tests {
         assert_eq!(skip_string(b"\"abc\\\"", 1), None);
         assert_eq!(skip_string(b"\"a\\\\\"", 1), Some(5));
         assert_eq!(skip_string(b"\"", 1), None);
+    }
+
+    #[test]
+    fn array_elements_are_cut_at_top_level_commas() {
+        let json = r#" [ {"a": [1, "]", {"b": ","}]}, "x\"]", 12.5e3 ,null,[[]] , true ] "#;
+        let got: Vec<&str> = array_elements(json).collect();
+        assert_eq!(
+            got,
+            [
+                r#"{"a": [1, "]", {"b": ","}]}"#,
+                r#""x\"]""#,
+                "12.5e3",
+                "null",
+                "[[]]",
+                "true"
+            ]
+        );
+        for v in &got {
+            serde_json::from_str::<serde_json::Value>(v).unwrap();
+        }
+        assert_eq!(array_elements("[]").count(), 0);
+        assert_eq!(array_elements(" [ ] ").count(), 0);
+        assert_eq!(array_elements(r#""not an array""#).count(), 0);
+        assert_eq!(array_elements(r#"{"a": 1}"#).count(), 0);
+    }
+
+    #[test]
+    fn top_level_strings_are_found_without_parsing() {
+        let m = r#"{"content": "a \"role\": \"x\"", "meta": {"role": "inner"}, "role" : "system"}"#;
+        assert_eq!(top_level_str(m, "role"), Some("system"));
+        assert_eq!(
+            top_level_str(r#"{"role":"user","content":"q"}"#, "role"),
+            Some("user")
+        );
+        assert_eq!(
+            top_level_str(r#"{"content": [{"role": "system"}]}"#, "role"),
+            None
+        );
+        assert_eq!(top_level_str(r#"{"role": 3}"#, "role"), None);
+        assert_eq!(top_level_str(r#"{"role": "sys\u0074em"}"#, "role"), None);
+        assert_eq!(top_level_str(r#"["role", "system"]"#, "role"), None);
+        assert_eq!(top_level_str(r#"{"roles": "system"}"#, "role"), None);
+        assert_eq!(
+            top_level_str(r#"{"a": "role", "b": "system"}"#, "role"),
+            None
+        );
     }
 
     #[test]
