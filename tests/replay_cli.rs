@@ -226,3 +226,254 @@ fn the_readme_example_runs() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(events(&out).len(), 9);
 }
+
+/// Runs `llmtap replay -` with `input` on stdin.
+fn replay_stdin(input: &[u8], extra: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llmtap"))
+        .args(["replay", "-"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from a thread: the child's stdout must be drained meanwhile.
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+/// The project's SLP fixtures, each as one compact line.
+fn fixture_lines() -> Vec<String> {
+    [
+        "openai_cache_read_and_reasoning",
+        "anthropic_cache_read_and_write_split",
+        "openai_embedding",
+        "gemini_cache_and_thoughts",
+        "bedrock_cache_read_write",
+        "responses_cache_reasoning",
+    ]
+    .map(compact)
+    .to_vec()
+}
+
+fn pretty(name: &str) -> String {
+    let v: Value = serde_json::from_str(&compact(name)).unwrap();
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[test]
+fn a_json_array_gives_one_event_per_element() {
+    let lines = fixture_lines();
+    // Compact on one line, and pretty-printed over many.
+    let one_line = format!("[{}]", lines.join(","));
+    let values: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let many_lines = serde_json::to_string_pretty(&values).unwrap();
+    for body in [one_line, many_lines] {
+        let f = temp_file(&body);
+        let out = llmtap(&["replay", f.path().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let evs = events(&out);
+        assert_eq!(evs.len(), lines.len());
+        let ids: Vec<&str> = evs
+            .iter()
+            .map(|e| e["properties"]["$ai_model"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = values
+            .iter()
+            .map(|v| v["model"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, expected, "in input order");
+        assert!(stderr(&out).contains(&format!(
+            "{} events written, 0 payloads skipped",
+            lines.len()
+        )));
+    }
+}
+
+#[test]
+fn a_broken_array_element_is_one_skip_and_the_others_go_out() {
+    let lines = fixture_lines();
+    let mut elements: Vec<&str> = lines.iter().map(String::as_str).collect();
+    // Not JSON (a bare word, a stray closer), but nothing left open.
+    elements.insert(2, r#"{"model": tru}}"#);
+    let f = temp_file(&format!("[{}]", elements.join(",\n")));
+    let out = llmtap(&["replay", f.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(events(&out).len(), lines.len());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{} events written, 1 payloads skipped",
+            lines.len()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("skipped entry 3: not valid JSON"), "{err}");
+}
+
+#[test]
+fn entries_over_max_line_bytes_are_counted_skips_and_the_rest_go_out() {
+    let lines = fixture_lines();
+    let longest = lines.iter().map(String::len).max().unwrap();
+    // The same payload with a long prompt: over the cap, and over the
+    // reader's 1 MiB buffer, so it is dropped while it streams past.
+    let mut big: Value = serde_json::from_str(&lines[0]).unwrap();
+    big["messages"] = serde_json::json!([{"role": "user", "content": "x".repeat(3 << 20)}]);
+    let big = serde_json::to_string(&big).unwrap();
+    let cap = (longest + 1).to_string();
+
+    let mut jsonl = lines.clone();
+    jsonl.insert(1, big.clone());
+    let f = temp_file(&(jsonl.join("\n") + "\n"));
+    let out = llmtap(&[
+        "replay",
+        f.path().to_str().unwrap(),
+        "--max-line-bytes",
+        &cap,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(events(&out).len(), lines.len());
+    let err = stderr(&out);
+    assert!(err.contains("1 payloads skipped"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "skipped line 2: {} bytes, over --max-line-bytes ({cap})",
+            big.len()
+        )),
+        "{err}"
+    );
+
+    // The same through the environment, as an array element.
+    let array = format!("[{},{big}]", lines.join(","));
+    let f = temp_file(&array);
+    let out = Command::new(env!("CARGO_BIN_EXE_llmtap"))
+        .args(["replay", f.path().to_str().unwrap()])
+        .env("LLMTAP_MAX_LINE_BYTES", &cap)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(events(&out).len(), lines.len());
+    let err = stderr(&out);
+    let last = lines.len() + 1;
+    assert!(
+        err.contains(&format!("skipped entry {last}: {} bytes", big.len())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_broken_first_line_does_not_hide_the_lines_after_it() {
+    let lines = fixture_lines();
+    // A line cut off mid-write: its brackets stay open.
+    let cut = &lines[0][..lines[0].len() / 2];
+    for first in [cut, "not json at all"] {
+        let body = format!("{first}\n{}\n{}\n", lines[1], lines[2]);
+        let f = temp_file(&body);
+        let out = llmtap(&["replay", f.path().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(events(&out).len(), 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("2 events written, 1 payloads skipped"),
+            "{err}"
+        );
+        assert!(err.contains("skipped line 1: not valid JSON"), "{err}");
+    }
+}
+
+#[test]
+fn pretty_printed_objects_and_kwargs_dumps_are_one_entry_each() {
+    let a = pretty("openai_cache_read_and_reasoning");
+    let b = pretty("gemini_cache_and_thoughts");
+    let kwargs_path = format!(
+        "{}/tests/fixtures/litellm/captured_kwargs.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let kwargs: Value = serde_json::from_slice(&std::fs::read(kwargs_path).unwrap()).unwrap();
+    let kwargs = serde_json::to_string_pretty(&kwargs).unwrap();
+    let body = format!("{a}\n{b}\nnot json\n{kwargs}\n");
+    let bad_line = a.lines().count() + b.lines().count() + 1;
+    let f = temp_file(&body);
+    let out = llmtap(&["replay", f.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(events(&out).len(), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("3 events written, 1 payloads skipped"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("skipped line {bad_line}: not valid JSON")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let lines = fixture_lines();
+    for body in [
+        format!("\u{feff}{}\n{}\n", lines[0], lines[1]),
+        format!("\u{feff}[{},{}]", lines[0], lines[1]),
+        format!("\u{feff}{}", pretty("bedrock_cache_read_write")),
+    ] {
+        let f = temp_file(&body);
+        let out = llmtap(&["replay", f.path().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("0 payloads skipped"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn stdin_takes_every_shape() {
+    let lines = fixture_lines();
+    let jsonl = lines.join("\n");
+    let array = format!("[{}]", lines.join(","));
+    let pretty = format!(
+        "{}\n{}",
+        pretty("openai_embedding"),
+        pretty("anthropic_cache_read_and_write_split")
+    );
+    for (body, n) in [(jsonl, lines.len()), (array, lines.len()), (pretty, 2)] {
+        let out = replay_stdin(body.as_bytes(), &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(events(&out).len(), n);
+    }
+}
+
+#[test]
+fn stderr_has_no_colour_codes_when_it_is_not_a_terminal() {
+    // An array that never closes: its elements go out, and a warning says
+    // the input may be cut off.
+    let lines = fixture_lines();
+    let body = format!("[{},{}", lines[0], lines[1]);
+    let out = Command::new(env!("CARGO_BIN_EXE_llmtap"))
+        .args(["replay", "-"])
+        .env("LLMTAP_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            std::io::Write::write_all(child.stdin.as_mut().unwrap(), body.as_bytes())?;
+            drop(child.stdin.take());
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(events(&out).len(), 2);
+    let err = stderr(&out);
+    assert!(err.contains("never closes"), "the warning is there: {err}");
+    assert!(!err.contains("\x1b["), "no ANSI escape in {err:?}");
+}

@@ -2,6 +2,7 @@
 //! files and exit codes; everything else is the library.
 
 mod generate;
+mod input;
 mod replay;
 mod serve;
 mod settings;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             EnvFilter::try_from_env("LLMTAP_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
         )

@@ -1,19 +1,20 @@
 //! `llmtap replay`: payloads from a file or stdin, events to a sink.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use llmtap::EntryLocation;
 use llmtap::DEFAULT_MAX_EVENT_BYTES;
-use llmtap::{split_body, EntryLocation};
 use llmtap::{EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, Processed, Sink};
 use llmtap_export::{CaptureClient, FullPolicy};
-use serde::de::IgnoredAny;
 
+use super::input::{Entries, Entry, DEFAULT_MAX_LINE_BYTES};
 use super::summary::Summary;
 
 /// Arguments of `llmtap replay`.
@@ -30,6 +31,16 @@ pub struct ReplayArgs {
     /// Truncate content so each event stays under this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVENT_BYTES)]
     max_event_bytes: usize,
+    /// Skip, and report, any line or array entry longer than this (64 MiB by
+    /// default), so one runaway line cannot take the machine's memory: it is
+    /// never held whole.
+    #[arg(
+        long,
+        env = "LLMTAP_MAX_LINE_BYTES",
+        value_name = "BYTES",
+        default_value_t = DEFAULT_MAX_LINE_BYTES
+    )]
+    max_line_bytes: usize,
     /// A request header applied to every payload, as `Name: value`
     /// (`x-posthog-property-<key>`, `x-posthog-flag-<key>`, `traceparent`). Repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE")]
@@ -59,9 +70,26 @@ struct Replayer {
     headers: HeaderProperties,
     pipeline: Pipeline,
     summary: Summary,
+    max_line_bytes: usize,
 }
 
 impl Replayer {
+    fn handle_entry(&mut self, location: EntryLocation, entry: Entry<'_>) {
+        match entry {
+            Entry::TooLong(len) => self.summary.skip(
+                location,
+                format_args!(
+                    "{len} bytes, over --max-line-bytes ({})",
+                    self.max_line_bytes
+                ),
+            ),
+            Entry::Json(b"") => self
+                .summary
+                .skip(location, "empty entry (a trailing or doubled comma)"),
+            Entry::Json(bytes) => self.handle(location, bytes),
+        }
+    }
+
     fn handle(&mut self, location: EntryLocation, bytes: &[u8]) {
         if bytes.trim_ascii() == b"null" {
             return self.summary.skip(location, "null entry");
@@ -120,23 +148,45 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         headers,
         pipeline: Pipeline::new(options),
         summary: Summary::default(),
+        max_line_bytes: args.max_line_bytes,
     };
 
-    let reader: Box<dyn Read> = if args.input.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
+    let (reader, size): (Box<dyn Read>, _) = if args.input.as_os_str() == "-" {
+        (Box::new(io::stdin().lock()), None)
     } else {
-        Box::new(
-            File::open(&args.input)
-                .map_err(|e| format!("cannot open {}: {e}", args.input.display()))?,
-        )
+        let file = File::open(&args.input)
+            .map_err(|e| format!("cannot open {}: {e}", args.input.display()))?;
+        let size = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        (Box::new(file), size)
     };
-    read_entries(BufReader::with_capacity(1 << 20, reader), &mut replayer)
-        .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
+    // Events written to the terminal would scroll the bar away.
+    let events_on_terminal = !args.posthog && args.output.is_none() && io::stdout().is_terminal();
+    let mut progress = Progress::start(size).filter(|_| !events_on_terminal);
+    let mut entries = Entries::new(reader, args.max_line_bytes);
+    // A read error ends the input, not the run: what was read still goes out.
+    let read = loop {
+        match entries.next_entry() {
+            Ok(Some((location, entry))) => replayer.handle_entry(location, entry),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+        if let Some(progress) = &mut progress {
+            progress.update(entries.bytes_read(), &replayer.summary, exporter.as_deref());
+        }
+    };
 
     let delivery = match &exporter {
         Some(client) => {
             let timeout = Duration::from_secs(args.delivery_timeout_secs);
-            Some(CaptureClient::shutdown(client, timeout).await)
+            let shutdown = CaptureClient::shutdown(client, timeout);
+            Some(match &mut progress {
+                Some(progress) => progress.while_delivering(client, shutdown).await,
+                None => shutdown.await,
+            })
         }
         None => {
             sink.shutdown(Duration::from_secs(30))
@@ -145,8 +195,12 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
             None
         }
     };
+    if let Some(progress) = progress {
+        progress.bar.finish_and_clear();
+    }
     let summary = replayer.summary;
     eprint!("{summary}");
+    read.map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
     if summary.written == 0 {
         eprintln!("llmtap replay: no event could be produced from the input");
         return Ok(ExitCode::FAILURE);
@@ -166,50 +220,83 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// NDJSON is processed line by line, so memory stays flat on large files;
-/// any other shape (an array, a pretty-printed object) is read whole.
-fn read_entries(mut reader: impl BufRead, replayer: &mut Replayer) -> io::Result<()> {
-    let mut line = Vec::new();
-    let mut line_no = 0;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
+/// How often the progress line is redrawn at most: often enough to look
+/// live, rarely enough that drawing costs nothing next to the replay.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Progress on stderr, for someone watching a long replay at a terminal.
+/// Never shown when stderr is a file or a pipe, where it would be noise in
+/// a log (the summary at the end says everything).
+struct Progress {
+    bar: ProgressBar,
+    next: Instant,
+}
+
+impl Progress {
+    /// A bar over `size` bytes, or a counter when the size is unknown (stdin).
+    fn start(size: Option<u64>) -> Option<Progress> {
+        if !io::stderr().is_terminal() {
+            return None;
         }
-        line_no += 1;
-        if !line.trim_ascii().is_empty() {
-            break;
+        let (bar, template) = match size {
+            Some(size) => (
+                ProgressBar::new(size),
+                "{elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
+                 ({binary_bytes_per_sec}, {eta} left) {msg}",
+            ),
+            None => (
+                ProgressBar::new_spinner(),
+                "{elapsed_precise} {spinner} {binary_bytes} ({binary_bytes_per_sec}) {msg}",
+            ),
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
         }
+        Some(Progress {
+            bar,
+            next: Instant::now(),
+        })
     }
-    let first = line.trim_ascii();
-    let is_ndjson = first.starts_with(b"{") && serde_json::from_slice::<IgnoredAny>(first).is_ok();
-    if !is_ndjson {
-        let mut body = std::mem::take(&mut line);
-        reader.read_to_end(&mut body)?;
-        match split_body(&body) {
-            Ok(entries) => {
-                for entry in entries {
-                    let location = match entry.location {
-                        // Lines counted from the first non-empty one: shift back.
-                        EntryLocation::Line(n) => EntryLocation::Line(n + line_no - 1),
-                        other => other,
-                    };
-                    replayer.handle(location, entry.bytes);
+
+    /// Called after every entry; does something only every [`PROGRESS_EVERY`].
+    fn update(&mut self, read: u64, summary: &Summary, exporter: Option<&CaptureClient>) {
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next = now + PROGRESS_EVERY;
+        self.bar.set_position(read);
+        let (written, skipped) = (summary.written, summary.skipped);
+        self.bar.set_message(match exporter {
+            Some(client) => format!(
+                "{written} events, {skipped} skipped, {} delivered",
+                client.stats().sent
+            ),
+            None => format!("{written} events, {skipped} skipped"),
+        });
+    }
+
+    /// Keeps counting deliveries while the exporter drains its queue, which
+    /// can take as long as `--delivery-timeout-secs`.
+    async fn while_delivering<T>(
+        &mut self,
+        client: &CaptureClient,
+        shutdown: impl std::future::Future<Output = T>,
+    ) -> T {
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                done = &mut shutdown => return done,
+                _ = tick.tick() => {
+                    let stats = client.stats();
+                    self.bar.set_message(format!(
+                        "delivering: {} delivered, {} pending",
+                        stats.sent, stats.pending
+                    ));
                 }
             }
-            Err(e) => replayer.summary.skip("input", e),
         }
-        return Ok(());
-    }
-    loop {
-        if !line.trim_ascii().is_empty() {
-            replayer.handle(EntryLocation::Line(line_no), line.trim_ascii());
-        }
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        line_no += 1;
     }
 }
 

@@ -11,8 +11,11 @@ pub struct Summary {
     rows: BTreeMap<(String, String), Row>,
     /// Events handed to the sink.
     pub written: u64,
-    /// `(where, why)` for each payload that produced no event.
-    pub skipped: Vec<(String, String)>,
+    /// Payloads that produced no event.
+    pub skipped: u64,
+    /// `(where, why)` for the first [`SHOWN_SKIPS`] of them: a file of a
+    /// million bad lines must not keep a million messages.
+    shown_skips: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -37,8 +40,11 @@ impl Summary {
 
     /// Records a payload that produced no event.
     pub fn skip(&mut self, location: impl Display, reason: impl Display) {
-        self.skipped
-            .push((location.to_string(), reason.to_string()));
+        self.skipped += 1;
+        if self.shown_skips.len() < SHOWN_SKIPS {
+            self.shown_skips
+                .push((location.to_string(), reason.to_string()));
+        }
     }
 }
 
@@ -51,14 +57,14 @@ impl Display for Summary {
         writeln!(
             f,
             "llmtap replay: {} events written, {} payloads skipped",
-            self.written,
-            self.skipped.len()
+            self.written, self.skipped
         )?;
-        for (location, reason) in self.skipped.iter().take(SHOWN_SKIPS) {
+        for (location, reason) in &self.shown_skips {
             writeln!(f, "  skipped {location}: {reason}")?;
         }
-        if self.skipped.len() > SHOWN_SKIPS {
-            writeln!(f, "  … and {} more", self.skipped.len() - SHOWN_SKIPS)?;
+        let unshown = self.skipped - self.shown_skips.len() as u64;
+        if unshown > 0 {
+            writeln!(f, "  … and {unshown} more")?;
         }
         if self.rows.is_empty() {
             return Ok(());
