@@ -144,10 +144,80 @@ fn summary_counts_tokens_per_provider_and_model() {
         .expect("a row for anthropic");
     let cols: Vec<_> = row.split_whitespace().collect();
     // provider model calls input output cache_read cache_write reasoning cache_hit
+    // cost_usd saved_usd misses: 2 x LiteLLM's 0.040749, 2 x the cache's 0.035532.
     assert_eq!(
         cols[2..],
-        ["2", "46854", "800", "36000", "10848", "0", "76.8%"]
+        ["2", "46854", "800", "36000", "10848", "0", "76.8%", "0.0815", "0.0711", "-"]
     );
+}
+
+#[test]
+fn a_pricing_file_drives_savings_and_prices_what_litellm_left_at_zero() {
+    let mut call: Value =
+        serde_json::from_str(&compact("openai_cache_read_and_reasoning")).unwrap();
+    call["response_cost"] = 0.into();
+    let f = temp_file(&format!("{call}\n"));
+    let model = call["model"].as_str().unwrap().to_owned();
+    // The cached rate equal to the uncached one: the cache saved nothing.
+    let pricing = temp_file(&format!(
+        "[models.\"{model}\"]\ninput_cost_per_token = 1e-06\noutput_cost_per_token = 4e-06\n\
+         cache_read_input_token_cost = 1e-06\n"
+    ));
+    let plain = events(&llmtap(&["replay", f.path().to_str().unwrap()]));
+    let priced = llmtap(&[
+        "replay",
+        f.path().to_str().unwrap(),
+        "--pricing",
+        pricing.path().to_str().unwrap(),
+    ]);
+    assert!(priced.status.success(), "{}", stderr(&priced));
+    let priced = events(&priced);
+    let (plain, priced) = (&plain[0]["properties"], &priced[0]["properties"]);
+    assert!(
+        plain["cache_savings_usd"].as_f64().unwrap() > 0.0,
+        "{plain}"
+    );
+    assert_eq!(priced["cache_savings_usd"], 0.0, "{priced}");
+    let input = priced["$ai_input_tokens"].as_f64().unwrap();
+    let output = priced["$ai_output_tokens"].as_f64().unwrap();
+    let cost = priced["$ai_total_cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - (input * 1e-6 + output * 4e-6)).abs() < 1e-9,
+        "cost {cost} from {input} in, {output} out"
+    );
+
+    let bad = temp_file("[models.\"x\"]\ninput_cost_per_token = -1\n");
+    let out = llmtap(&[
+        "replay",
+        f.path().to_str().unwrap(),
+        "--pricing",
+        bad.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--pricing"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_prefix_key_makes_prefix_ids_keyed_and_keeps_them_stable() {
+    let f = temp_file(&format!(
+        "{}\n",
+        compact("anthropic_cache_read_and_write_split")
+    ));
+    let path = f.path().to_str().unwrap();
+    let id = |args: &[&str]| -> String {
+        let out = llmtap(&[&["replay", path], args].concat());
+        events(&out)[0]["properties"]["cache_prefix_id"]
+            .as_str()
+            .expect("a prefix id")
+            .to_owned()
+    };
+    let plain = id(&[]);
+    let keyed = id(&["--prefix-key", "team-secret"]);
+    assert_eq!(plain.len(), 16);
+    assert!(plain.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(plain, keyed);
+    assert_eq!(keyed, id(&["--prefix-key", "team-secret"]));
+    assert_ne!(keyed, id(&["--prefix-key", "another-secret"]));
 }
 
 #[test]

@@ -331,6 +331,16 @@ async fn metrics_count_tokens_per_provider_and_model_from_normalized_usage() {
         .unwrap();
     let cost: f64 = cost_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((cost - 2.0 * 0.040749).abs() < 1e-9, "{cost_line}");
+    let value = |prefix: String| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(&prefix));
+        let line = line.unwrap_or_else(|| panic!("missing `{prefix}` in\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let saved = value(format!("llmtap_cache_savings_usd{sonnet}"));
+    assert!((saved - 2.0 * 0.035532).abs() < 1e-9, "{saved}");
+    // The plain Anthropic call reports neither read nor write: nothing was cached.
+    let uncached = r#"{provider="anthropic",model="claude-haiku-4-5-20251001",kind="uncached"}"#;
+    assert_eq!(value(format!("llmtap_cache_misses_total{uncached}")), 1.0);
     assert_eq!(
         reqwest::get(sidecar.url("/healthz"))
             .await

@@ -11,10 +11,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use llmtap::EntryLocation;
 use llmtap::DEFAULT_MAX_EVENT_BYTES;
-use llmtap::{EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, Processed, Sink};
+use llmtap::{
+    EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, PrefixKey, Processed, Sink,
+};
 use llmtap_export::{CaptureClient, FullPolicy};
 
 use super::input::{Entries, Entry, DEFAULT_MAX_LINE_BYTES};
+use super::settings;
 use super::summary::Summary;
 
 /// Arguments of `llmtap replay`.
@@ -52,6 +55,13 @@ pub struct ReplayArgs {
     /// JSONL; exits 0 only when every event was delivered.
     #[arg(long, conflicts_with = "output")]
     posthog: bool,
+    /// TOML file of USD-per-token rates by model name or glob, over LiteLLM's: drives
+    /// cache_savings_usd, and prices calls LiteLLM left at 0.
+    #[arg(long, env = "LLMTAP_PRICING", value_name = "FILE")]
+    pricing: Option<PathBuf>,
+    /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess.
+    #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
+    prefix_key: Option<PrefixKey>,
     /// With --posthog: send request bodies uncompressed.
     #[arg(long, requires = "posthog")]
     no_gzip: bool,
@@ -98,15 +108,26 @@ impl Replayer {
             Ok(p) => p,
             Err(e) => return self.summary.skip(location, e),
         };
-        let Processed { event, usage, .. } = match self.pipeline.process(&payload, &self.headers) {
+        let processed = match self.pipeline.process(&payload, &self.headers) {
             Ok(p) => p,
             Err(e) => return self.summary.skip(location, e),
         };
+        let Processed {
+            event,
+            usage,
+            observation,
+            ..
+        } = processed;
         match self.sink.capture(event) {
             Ok(()) => {
                 self.summary.written += 1;
-                self.summary
-                    .record(payload.provider(), &payload.model, usage);
+                self.summary.record(
+                    payload.provider(),
+                    &payload.model,
+                    usage,
+                    payload.cost_usd(),
+                    &observation,
+                );
             }
             Err(e) => self.summary.skip(location, e),
         }
@@ -146,7 +167,11 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     let mut replayer = Replayer {
         sink: Arc::clone(&sink),
         headers,
-        pipeline: Pipeline::new(options),
+        pipeline: settings::observing(
+            Pipeline::new(options),
+            args.pricing.as_deref(),
+            args.prefix_key.clone(),
+        )?,
         summary: Summary::default(),
         max_line_bytes: args.max_line_bytes,
     };

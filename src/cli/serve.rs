@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use llmtap::{EventOptions, JsonlSink, Pipeline, Sink, SinkError, DEFAULT_MAX_EVENT_BYTES};
+use llmtap::{
+    EventOptions, JsonlSink, Pipeline, PrefixKey, Sink, SinkError, DEFAULT_MAX_EVENT_BYTES,
+};
 use llmtap_export::{
     ApiKey, CaptureBuilder, SpoolSettings, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
     DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
@@ -106,6 +108,14 @@ declare_settings! {
         #[arg(long = "property", value_name = "KEY=VALUE")]
         #[serde(deserialize_with = "settings::property_table")]
         properties: Vec<Property> = Vec::new() => "none"; merge settings::file_then_flags,
+        /// TOML file of USD-per-token rates by model name or glob, over LiteLLM's: drives
+        /// cache_savings_usd, and prices calls LiteLLM left at 0
+        #[arg(long, env = "LLMTAP_PRICING", value_name = "FILE")]
+        pricing: PathBuf,
+        /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess
+        #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
+        #[serde(deserialize_with = "settings::prefix_key_from_file")]
+        prefix_key: PrefixKey,
         /// Retry-After seconds sent with 503 when the queue is full
         #[arg(long, value_name = "SECS")]
         retry_after_secs: u64 = 5,
@@ -209,7 +219,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let state = Arc::new(AppState {
         sink: output(&s)?,
         spooled: s.spool_dir.is_some(),
-        pipeline: Pipeline::new(options),
+        pipeline: settings::observing(
+            Pipeline::new(options),
+            s.pricing.as_deref(),
+            s.prefix_key.clone(),
+        )?,
         metrics: Metrics::new(s.max_model_series),
         metrics_need_token: server::is_exposed(&s.listen) && !s.public_metrics,
         auth_token: s.auth_token,

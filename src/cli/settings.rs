@@ -31,6 +31,7 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::str::FromStr;
 
+use llmtap::{Pipeline, Pricing, PrefixKey};
 use llmtap_export::ApiKey;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -213,4 +214,35 @@ pub fn api_key(s: &str) -> Result<ApiKey, Infallible> {
 /// serde for an [`ApiKey`], which has no `Deserialize`.
 pub fn api_key_from_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ApiKey>, D::Error> {
     Ok(Some(ApiKey::new(String::deserialize(d)?)))
+}
+
+/// clap's parser for a [`PrefixKey`]: any non-empty bytes.
+pub fn prefix_key(s: &str) -> Result<PrefixKey, &'static str> {
+    PrefixKey::new(s).ok_or("the prefix key must not be empty")
+}
+
+/// serde for a [`PrefixKey`], which has no `Deserialize`.
+pub fn prefix_key_from_file<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PrefixKey>, D::Error> {
+    let key = String::deserialize(d)?;
+    prefix_key(&key).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// `pipeline` with the cache settings every command shares: a pricing file
+/// (`--pricing`) and a prefix key (`--prefix-key`). The file is read here,
+/// once, so a bad one stops the command before any payload is read.
+pub fn observing(
+    mut pipeline: Pipeline,
+    pricing: Option<&Path>,
+    prefix_key: Option<PrefixKey>,
+) -> Result<Pipeline, String> {
+    if let Some(path) = pricing {
+        let pricing = Pricing::from_path(path).map_err(|e| format!("--pricing: {e}"))?;
+        pipeline = pipeline.pricing(pricing);
+    }
+    if let Some(key) = prefix_key {
+        pipeline = pipeline.prefix_key(key);
+    }
+    Ok(pipeline)
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
 
-use llmtap::{Delivery, DropReason, Usage};
+use llmtap::{Delivery, DropReason, Observation, Usage};
 
 use super::clip;
 
@@ -30,6 +30,13 @@ pub const DEFAULT_MAX_MODEL_SERIES: usize = 1000;
 struct ModelLabels {
     provider: String,
     model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MissLabels {
+    provider: String,
+    model: String,
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,6 +63,9 @@ pub struct Metrics {
     image_output: Tokens,
     web_searches: Tokens,
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
+    /// A gauge: savings are negative when cache writes did not pay back.
+    savings: Family<ModelLabels, Gauge<f64, AtomicU64>>,
+    misses: Family<MissLabels, Counter>,
     received: Counter,
     accepted: Counter,
     rejected: Family<ReasonLabels, Counter>,
@@ -116,6 +126,18 @@ impl Metrics {
         );
         let cost = Family::<ModelLabels, Counter<f64, AtomicU64>>::default();
         registry.register("cost_usd", "Cost in USD as priced by LiteLLM", cost.clone());
+        let savings = Family::<ModelLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "cache_savings_usd",
+            "USD the prompt cache saved (negative when writes did not pay back), summed",
+            savings.clone(),
+        );
+        let misses = Family::<MissLabels, Counter>::default();
+        registry.register(
+            "cache_misses",
+            "Calls with a cacheable prefix that read nothing from the cache, by kind (uncached, cold, expired, silent)",
+            misses.clone(),
+        );
         let mut counter = |name: &str, help: &str| {
             let c = Counter::default();
             registry.register(name, help, c.clone());
@@ -170,6 +192,8 @@ impl Metrics {
             image_output,
             web_searches,
             cost,
+            savings,
+            misses,
             received,
             accepted,
             rejected,
@@ -203,7 +227,14 @@ impl Metrics {
     }
 
     /// Counts an accepted call's usage and cost.
-    pub fn accepted(&self, provider: &str, model: &str, usage: &Usage, cost: Option<f64>) {
+    pub fn accepted(
+        &self,
+        provider: &str,
+        model: &str,
+        usage: &Usage,
+        cost: Option<f64>,
+        cache: &Observation,
+    ) {
         let labels = self.series_of(provider, model);
         self.accepted.inc();
         self.calls.get_or_create(&labels).inc();
@@ -225,8 +256,21 @@ impl Metrics {
                 family.get_or_create(&labels).inc_by(v);
             }
         }
-        if let Some(c) = cost {
+        if let Some(c) = cost.or(cache.priced_cost_usd) {
             self.cost.get_or_create(&labels).inc_by(c);
+        }
+        if let Some(saved) = cache.savings_usd {
+            self.savings.get_or_create(&labels).inc_by(saved);
+        }
+        if let Some(miss) = cache.miss {
+            let ModelLabels { provider, model } = labels;
+            self.misses
+                .get_or_create(&MissLabels {
+                    provider,
+                    model,
+                    kind: miss.as_str(),
+                })
+                .inc();
         }
     }
 

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use llmtap::split_body;
-use llmtap::{DropReason, Event, HeaderProperties, Processed, SinkError, Usage};
+use llmtap::{DropReason, Event, HeaderProperties, Observation, Processed, SinkError, Usage};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -28,6 +28,7 @@ struct Call {
     model: String,
     usage: Usage,
     cost: Option<f64>,
+    cache: Observation,
 }
 
 /// Checks the bearer token before anything reads the body.
@@ -136,13 +137,19 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
             }
         };
         match state.pipeline.process(&payload, &caller) {
-            Ok(Processed { event, usage, .. }) => ready.push((
+            Ok(Processed {
+                event,
+                usage,
+                observation,
+                ..
+            }) => ready.push((
                 event,
                 Call {
                     provider: payload.provider().to_owned(),
                     model: payload.model.clone(),
                     usage,
                     cost: payload.cost_usd(),
+                    cache: observation,
                 },
             )),
             Err(e) => reject(&entry.location, "event_error", &e),
@@ -188,7 +195,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     for c in &calls {
         state
             .metrics
-            .accepted(&c.provider, &c.model, &c.usage, c.cost);
+            .accepted(&c.provider, &c.model, &c.usage, c.cost, &c.cache);
     }
     json_response(
         StatusCode::OK,
