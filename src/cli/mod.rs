@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Turn a file of payloads (JSONL, JSON array or one object) into events.
-    Replay(replay::ReplayArgs),
+    Replay(Box<replay::ReplayArgs>),
     /// Receive LiteLLM's generic API logger and ship events (the sidecar).
     Serve(Box<serve::ServeArgs>),
     /// Write seeded, realistic payloads (JSONL) for benchmarks and load tests.
@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Replay(args) => runtime.block_on(replay::run(args)),
+        Command::Replay(args) => runtime.block_on(replay::run(*args)),
         Command::Generate(args) => generate::run(args),
         Command::Serve(args) => runtime.block_on(serve::run(*args)),
     };
