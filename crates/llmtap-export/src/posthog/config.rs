@@ -314,7 +314,7 @@ mod tests {
     fn defaults_validate() {
         let Config { exporter, settings } = valid().validate().unwrap();
         assert_eq!(exporter.url.as_str(), "https://us.i.posthog.com/batch/");
-        assert_eq!(settings.batch_size, 100);
+        assert_eq!(settings.batch_size, 500);
         assert_eq!(settings.batch_bytes, 5 * 1024 * 1024);
         assert_eq!(settings.queue_capacity, 10_000);
         assert_eq!(settings.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);

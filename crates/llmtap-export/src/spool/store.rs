@@ -26,6 +26,10 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const HELD_BYTES: &str = "held_bytes";
 /// The file inside the spool directory.
 const FILE: &str = "spool.redb";
+/// redb's page cache. Its default (1 GiB) took a spooled sidecar to 1.6 GiB
+/// RSS during an outage; the spool reads each record once, in key order,
+/// soon after writing it, so a small cache loses nothing.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// What a spool holds, durably.
 pub(crate) struct Store {
@@ -60,6 +64,7 @@ impl Store {
         };
         std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create(&path)
             .map_err(|e| fail(e.to_string()))?;
         let store = Store {
