@@ -5,13 +5,17 @@
 //! std only, one thread per connection, HTTP/1.1 keep-alive, bodies with
 //! `Content-Length` or `Transfer-Encoding: chunked`. `GET /stats` answers
 //! `{"requests":N,"body_bytes":B}`. Used in-process by the hot-path bench and
-//! as its own process by `examples/capture_peer.rs` (e2e, so that its CPU is
-//! not counted as llmtap's).
+//! as its own process by `benches/tools/capture_peer.rs` (e2e and the load
+//! benchmark, so that its CPU is not counted as llmtap's), which adds a
+//! latency and an [`Inspect`] through [`serve_with`].
+
+#![allow(dead_code, reason = "each user of this module takes a different part")]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const OK: &[u8] =
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"Ok\"}";
@@ -26,14 +30,35 @@ pub struct PeerStats {
     pub body_bytes: AtomicU64,
 }
 
+/// What a peer looks at in each batch beyond its size (`capture_peer
+/// --count-events` decodes and counts the events).
+pub trait Inspect: Send + Sync + 'static {
+    /// One `POST /batch/` body as sent; `gzip` per its `Content-Encoding`.
+    fn batch(&self, body: &[u8], gzip: bool);
+    /// More `GET /stats` fields, each written as `,"name":value`.
+    fn stats_fields(&self) -> String;
+}
+
 /// Accepts connections on `listener` forever, one thread each.
 pub fn serve(listener: TcpListener, stats: Arc<PeerStats>) {
+    serve_with(listener, stats, Duration::ZERO, None);
+}
+
+/// [`serve`], answering each batch `latency` after its body arrived (each
+/// connection has its own thread, so concurrent batches wait concurrently,
+/// like a remote API's round trip), after `inspect` looked at it.
+pub fn serve_with(
+    listener: TcpListener,
+    stats: Arc<PeerStats>,
+    latency: Duration,
+    inspect: Option<Arc<dyn Inspect>>,
+) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let stats = stats.clone();
+        let (stats, inspect) = (stats.clone(), inspect.clone());
         std::thread::spawn(move || {
             // A client hanging up mid-request is normal at shutdown.
-            let _ = connection(stream, &stats);
+            let _ = connection(stream, &stats, latency, inspect.as_deref());
         });
     }
 }
@@ -50,7 +75,12 @@ pub fn bind_loopback(addr: &str) -> io::Result<TcpListener> {
     Ok(listener)
 }
 
-fn connection(stream: TcpStream, stats: &PeerStats) -> io::Result<()> {
+fn connection(
+    stream: TcpStream,
+    stats: &PeerStats,
+    latency: Duration,
+    inspect: Option<&dyn Inspect>,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::with_capacity(256 * 1024, stream);
     let mut line = String::new();
@@ -64,7 +94,7 @@ fn connection(stream: TcpStream, stats: &PeerStats) -> io::Result<()> {
         if request.is_empty() {
             continue;
         }
-        let (mut length, mut chunked, mut close) = (0usize, false, false);
+        let (mut length, mut chunked, mut close, mut gzip) = (0usize, false, false, false);
         loop {
             line.clear();
             if reader.read_line(&mut line)? == 0 {
@@ -84,6 +114,8 @@ fn connection(stream: TcpStream, stats: &PeerStats) -> io::Result<()> {
                 chunked = value.eq_ignore_ascii_case("chunked");
             } else if name.eq_ignore_ascii_case("connection") {
                 close = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("content-encoding") {
+                gzip = value.eq_ignore_ascii_case("gzip");
             }
         }
         body.clear();
@@ -93,17 +125,26 @@ fn connection(stream: TcpStream, stats: &PeerStats) -> io::Result<()> {
             body.resize(length, 0);
             reader.read_exact(&mut body)?;
         }
+        let arrived = Instant::now();
         let answer = if request.starts_with("POST /batch/") {
+            if let Some(inspect) = inspect {
+                inspect.batch(&body, gzip);
+            }
             stats.requests.fetch_add(1, Ordering::Relaxed);
             stats
                 .body_bytes
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
+            // The round trip starts when the body is in, inspection included.
+            if let Some(rest) = latency.checked_sub(arrived.elapsed()) {
+                std::thread::sleep(rest);
+            }
             OK.to_vec()
         } else if request.starts_with("GET /stats") {
             let json = format!(
-                "{{\"requests\":{},\"body_bytes\":{}}}",
+                "{{\"requests\":{},\"body_bytes\":{}{}}}",
                 stats.requests.load(Ordering::Relaxed),
-                stats.body_bytes.load(Ordering::Relaxed)
+                stats.body_bytes.load(Ordering::Relaxed),
+                inspect.map(Inspect::stats_fields).unwrap_or_default(),
             );
             format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",

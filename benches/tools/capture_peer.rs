@@ -10,8 +10,8 @@
 //! curl -s http://ADDR/stats   # {"requests":N,"body_bytes":B,"events":E,"distinct_uuids":U,"bad_bodies":X}
 //! ```
 //!
-//! Without options it is `benches/support/peer.rs` as it is (nothing decoded or
-//! kept, the e2e benchmark's peer). `--latency-ms MS` answers each batch MS
+//! It is `benches/support/peer.rs` (nothing decoded or kept without options,
+//! the e2e benchmark's peer). `--latency-ms MS` answers each batch MS
 //! milliseconds after its body arrived (connections are served by a thread
 //! each, so concurrent batches wait concurrently, like a remote API's round
 //! trip). `--count-events` gunzips (`Content-Encoding: gzip`) and parses each
@@ -21,18 +21,14 @@
 //! Loopback addresses only. Stop it with a signal.
 
 use std::collections::HashSet;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "../support/peer.rs"]
 mod peer;
 
-const OK: &[u8] =
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"Ok\"}";
-const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
 const USAGE: &str = "usage: capture_peer [ADDR] [--latency-ms MS] [--count-events]";
 
 #[derive(Debug, Default)]
@@ -77,43 +73,36 @@ fn main() -> io::Result<()> {
     writeln!(out, "{}", listener.local_addr()?)?;
     out.flush()?;
     drop(out);
-    if o.latency.is_zero() && !o.count_events {
-        peer::serve(listener, Arc::new(peer::PeerStats::default()));
-        return Ok(());
-    }
-    let stats = Arc::new(Stats::default());
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let (stats, latency, count) = (stats.clone(), o.latency, o.count_events);
-        std::thread::spawn(move || {
-            // A client hanging up mid-request is normal at shutdown.
-            let _ = connection(stream, &stats, latency, count);
-        });
-    }
+    let inspect: Option<Arc<dyn peer::Inspect>> = match o.count_events {
+        true => Some(Arc::new(Counted::default())),
+        false => None,
+    };
+    peer::serve_with(
+        listener,
+        Arc::new(peer::PeerStats::default()),
+        o.latency,
+        inspect,
+    );
     Ok(())
 }
 
-/// What the peer has received, with `--latency-ms` or `--count-events`.
+/// What `--count-events` found in the batches.
 #[derive(Debug, Default)]
-struct Stats {
-    requests: AtomicU64,
-    body_bytes: AtomicU64,
+struct Counted {
     events: AtomicU64,
     bad_bodies: AtomicU64,
     uuids: Mutex<HashSet<u128>>,
 }
 
-impl Stats {
-    fn json(&self) -> String {
+impl peer::Inspect for Counted {
+    fn stats_fields(&self) -> String {
         let distinct = self
             .uuids
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len();
         format!(
-            "{{\"requests\":{},\"body_bytes\":{},\"events\":{},\"distinct_uuids\":{distinct},\"bad_bodies\":{}}}",
-            self.requests.load(Ordering::Relaxed),
-            self.body_bytes.load(Ordering::Relaxed),
+            ",\"events\":{},\"distinct_uuids\":{distinct},\"bad_bodies\":{}",
             self.events.load(Ordering::Relaxed),
             self.bad_bodies.load(Ordering::Relaxed),
         )
@@ -122,7 +111,7 @@ impl Stats {
     /// Counts a capture body's events and records their uuids; a body that
     /// does not decode is counted as bad (and still answered 200, like a
     /// peer that does not look).
-    fn count(&self, body: &[u8], gzip: bool, scratch: &mut Vec<u8>) {
+    fn batch(&self, body: &[u8], gzip: bool) {
         #[derive(serde::Deserialize)]
         struct Batch {
             batch: Vec<Entry>,
@@ -131,16 +120,16 @@ impl Stats {
         struct Entry {
             uuid: Option<uuid::Uuid>,
         }
+        let mut decoded = Vec::new();
         let json = if gzip {
-            scratch.clear();
             if flate2::read::GzDecoder::new(body)
-                .read_to_end(scratch)
+                .read_to_end(&mut decoded)
                 .is_err()
             {
                 self.bad_bodies.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            &scratch[..]
+            &decoded[..]
         } else {
             body
         };
@@ -158,110 +147,5 @@ impl Stats {
                 .filter_map(|e| e.uuid)
                 .map(|u| u.as_u128()),
         );
-    }
-}
-
-fn connection(stream: TcpStream, stats: &Stats, latency: Duration, count: bool) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::with_capacity(256 * 1024, stream);
-    let mut line = String::new();
-    let mut body = Vec::new();
-    let mut scratch = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let request = line.trim_end().to_owned();
-        if request.is_empty() {
-            continue;
-        }
-        let (mut length, mut chunked, mut close, mut gzip) = (0usize, false, false, false);
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            } else if name.eq_ignore_ascii_case("content-encoding") {
-                gzip = value.eq_ignore_ascii_case("gzip");
-            }
-        }
-        body.clear();
-        if chunked {
-            read_chunked(&mut reader, &mut body, &mut line)?;
-        } else {
-            body.resize(length, 0);
-            reader.read_exact(&mut body)?;
-        }
-        let arrived = Instant::now();
-        let answer = if request.starts_with("POST /batch/") {
-            if count {
-                stats.count(&body, gzip, &mut scratch);
-            }
-            stats.requests.fetch_add(1, Ordering::Relaxed);
-            stats
-                .body_bytes
-                .fetch_add(body.len() as u64, Ordering::Relaxed);
-            // The round trip starts when the body is in, decoding included.
-            if let Some(rest) = latency.checked_sub(arrived.elapsed()) {
-                std::thread::sleep(rest);
-            }
-            OK.to_vec()
-        } else if request.starts_with("GET /stats") {
-            let json = stats.json();
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
-                json.len()
-            )
-            .into_bytes()
-        } else {
-            NOT_FOUND.to_vec()
-        };
-        reader.get_mut().write_all(&answer)?;
-        if close {
-            return Ok(());
-        }
-    }
-}
-
-fn read_chunked(
-    reader: &mut BufReader<TcpStream>,
-    body: &mut Vec<u8>,
-    line: &mut String,
-) -> io::Result<()> {
-    loop {
-        line.clear();
-        reader.read_line(line)?;
-        let size = line.trim_end().split(';').next().unwrap_or("0");
-        let size = usize::from_str_radix(size.trim(), 16)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-        if size == 0 {
-            // Trailers, then the empty line.
-            loop {
-                line.clear();
-                if reader.read_line(line)? == 0 || line.trim_end().is_empty() {
-                    return Ok(());
-                }
-            }
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
-        line.clear();
-        reader.read_line(line)?;
     }
 }
