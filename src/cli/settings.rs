@@ -31,7 +31,7 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::str::FromStr;
 
-use llmtap::{Pipeline, Pricing, PrefixKey};
+use llmtap::{Pipeline, PrefixKey, Pricing};
 use llmtap_export::ApiKey;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};

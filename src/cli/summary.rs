@@ -165,7 +165,11 @@ impl Display for Summary {
                 hit,
                 usd(row.cost_usd),
                 usd(row.savings_usd),
-                if misses.is_empty() { "-".to_owned() } else { misses.join(", ") },
+                if misses.is_empty() {
+                    "-".to_owned()
+                } else {
+                    misses.join(", ")
+                },
             )?;
         }
         Ok(())
