@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
 
-use llmtap::{Delivery, DropReason, Observation, Usage};
+use llmtap::{AlertKind, Delivery, DropReason, Observation, Usage};
 
 use super::clip;
 
@@ -36,6 +36,11 @@ struct ModelLabels {
 struct MissLabels {
     provider: String,
     model: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
     kind: &'static str,
 }
 
@@ -66,6 +71,8 @@ pub struct Metrics {
     /// A gauge: savings are negative when cache writes did not pay back.
     savings: Family<ModelLabels, Gauge<f64, AtomicU64>>,
     misses: Family<MissLabels, Counter>,
+    /// Label values are the alert kinds: a fixed, small set.
+    alerts: Family<AlertLabels, Counter>,
     received: Counter,
     accepted: Counter,
     rejected: Family<ReasonLabels, Counter>,
@@ -138,6 +145,12 @@ impl Metrics {
             "Calls with a cacheable prefix that read nothing from the cache, by kind (uncached, cold, expired, silent)",
             misses.clone(),
         );
+        let alerts = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "cache_alerts",
+            "Cache alerts raised, by kind (hit_ratio_drop, silent_misses, cache_fields_missing, inconsistent_usage, cost_mismatch)",
+            alerts.clone(),
+        );
         let mut counter = |name: &str, help: &str| {
             let c = Counter::default();
             registry.register(name, help, c.clone());
@@ -194,6 +207,7 @@ impl Metrics {
             cost,
             savings,
             misses,
+            alerts,
             received,
             accepted,
             rejected,
@@ -205,6 +219,15 @@ impl Metrics {
             series: Mutex::new(HashSet::new()),
             max_series,
         }
+    }
+
+    /// Counts one cache alert.
+    pub fn alert(&self, kind: AlertKind) {
+        self.alerts
+            .get_or_create(&AlertLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
     }
 
     /// Counts one entry of a request body.

@@ -9,7 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use llmtap::split_body;
-use llmtap::{DropReason, Event, HeaderProperties, Observation, Processed, SinkError, Usage};
+use llmtap::{
+    Alert, DropReason, Event, HeaderProperties, Observation, Processed, SinkError, Usage,
+};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -123,6 +125,7 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         rejected += 1;
     };
     let mut ready = Vec::with_capacity(entries.len());
+    let mut alerts: Vec<Alert> = Vec::new();
     for entry in &entries {
         state.metrics.received();
         if entry.is_null() {
@@ -141,17 +144,33 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
                 event,
                 usage,
                 observation,
+                alerts: raised,
                 ..
-            }) => ready.push((
-                event,
-                Call {
-                    provider: payload.provider().to_owned(),
-                    model: payload.model.clone(),
-                    usage,
-                    cost: payload.cost_usd(),
-                    cache: observation,
-                },
-            )),
+            }) => {
+                // Logged and counted when raised: the state has moved on,
+                // whatever becomes of the request.
+                for alert in raised {
+                    tracing::warn!(
+                        kind = %alert.kind,
+                        provider = %alert.provider,
+                        model = %alert.model,
+                        prefix = ?alert.prefix_id.map(|id| id.to_string()),
+                        "{alert}"
+                    );
+                    state.metrics.alert(alert.kind);
+                    alerts.push(alert);
+                }
+                ready.push((
+                    event,
+                    Call {
+                        provider: payload.provider().to_owned(),
+                        model: payload.model.clone(),
+                        usage,
+                        cost: payload.cost_usd(),
+                        cache: observation,
+                    },
+                ))
+            }
             Err(e) => reject(&entry.location, "event_error", &e),
         }
     }
@@ -164,9 +183,11 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         state.metrics.rejected("duplicate");
     }
     let uuids: Vec<Uuid> = ready.iter().map(|(event, _)| event.uuid).collect();
-    let (events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
+    let (mut events, calls): (Vec<Event>, Vec<Call>) = ready.into_iter().unzip();
+    // Alert events ride with the request's: delivered, or refused, together.
+    events.extend(alerts.iter().map(Alert::to_event));
     let accepted = match state.sink.capture_all(events) {
-        Ok(n) => n,
+        Ok(n) => n.saturating_sub(alerts.len()),
         Err(SinkError::Dropped { reason, .. }) => {
             state.metrics.refused();
             let error = match (reason, state.spooled) {

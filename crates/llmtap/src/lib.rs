@@ -74,10 +74,10 @@ pub use event::{
 };
 /// Header-passed properties.
 pub use headers::{HeaderKind, HeaderProperties, HeaderProperty, TraceParent};
-/// Cache observability: prefix ids, savings, misses, and pricing files.
+/// Cache observability: prefix ids, savings, misses, alerts, and pricing files.
 pub use observe::{
-    cache_prefix_id, CacheMiss, CacheTtls, Observation, PrefixId, PrefixKey, Pricing, PricingError,
-    Rates, DEFAULT_PREFIX_CAPACITY,
+    cache_prefix_id, Alert, AlertKind, AlertRules, CacheMiss, CacheTtls, Observation, PrefixId,
+    PrefixKey, Pricing, PricingError, Rates, DEFAULT_PREFIX_CAPACITY,
 };
 /// The SLP's serde model and body splitting (the types of `Payload`'s fields
 /// live in [`payload`]).

@@ -8,16 +8,20 @@
 //! `&self` and is `Sync`), so a miss is judged against every call before it.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use thiserror::Error;
 
 use crate::event::{self, Event, EventError, EventOptions};
 use crate::headers::HeaderProperties;
-use crate::observe::{self, CacheTtls, Observation, Observer, PrefixKey, Pricing};
+use crate::observe::{
+    self, Alert, AlertRules, CacheTtls, Observation, Observer, PrefixKey, Pricing,
+};
 use crate::payload::{Payload, PayloadError};
 use crate::sink::{Sink, SinkError};
-use crate::usage::{normalize, Usage};
+use crate::usage::{normalize, normalize_reporting, Usage};
 
 /// Turns payloads into events with one set of [`EventOptions`], observing
 /// the prompt cache of every call against the state it keeps.
@@ -45,6 +49,17 @@ use crate::usage::{normalize, Usage};
 pub struct Pipeline {
     options: EventOptions,
     observer: Observer,
+    on_alert: Option<AlertHook>,
+}
+
+/// The callback of [`Pipeline::on_alert`]; shared by clones.
+#[derive(Clone)]
+struct AlertHook(Arc<dyn Fn(&Alert) + Send + Sync>);
+
+impl fmt::Debug for AlertHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AlertHook(..)")
+    }
 }
 
 /// One call through the pipeline: its event, and the usage and cache
@@ -59,6 +74,9 @@ pub struct Processed {
     pub usage: Usage,
     /// What the prompt cache did: prefix id, hit ratio, savings, miss kind.
     pub observation: Observation,
+    /// The alerts this call raised: almost always none (and then nothing is
+    /// allocated). Each has its own event, [`Alert::to_event`].
+    pub alerts: Vec<Alert>,
 }
 
 /// Why bytes did not become an event.
@@ -83,6 +101,7 @@ impl Pipeline {
         Pipeline {
             options,
             observer: Observer::default(),
+            on_alert: None,
         }
     }
 
@@ -102,6 +121,20 @@ impl Pipeline {
     /// How long a cache entry is taken to live, to tell `expired` from `silent`.
     pub fn cache_ttls(mut self, ttls: CacheTtls) -> Self {
         self.observer.set_ttls(ttls);
+        self
+    }
+
+    /// The thresholds of the alert rules (see [`AlertRules`] for the defaults).
+    pub fn alert_rules(mut self, rules: AlertRules) -> Self {
+        self.observer.set_rules(rules);
+        self
+    }
+
+    /// Calls `hook` with each alert as the call that raised it is processed,
+    /// on the processing thread: it should hand the alert off (a channel, a
+    /// counter), not do I/O. Replaces any earlier hook.
+    pub fn on_alert(mut self, hook: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
+        self.on_alert = Some(AlertHook(Arc::new(hook)));
         self
     }
 
@@ -132,8 +165,11 @@ impl Pipeline {
         payload: &Payload,
         headers: &HeaderProperties,
     ) -> Result<Processed, EventError> {
-        let usage = normalize(payload);
-        let observation = self.observer.observe(payload, &usage);
+        let (usage, reconciled) = normalize_reporting(payload);
+        let (observation, alerts) = self.observer.observe(payload, &usage, reconciled);
+        if let Some(AlertHook(hook)) = &self.on_alert {
+            alerts.iter().for_each(|a| hook(a));
+        }
         let event = event::project(
             payload,
             &usage,
@@ -145,6 +181,7 @@ impl Pipeline {
             event,
             usage,
             observation,
+            alerts,
         })
     }
 
@@ -158,15 +195,25 @@ impl Pipeline {
         Ok(self.process(&payload, headers)?)
     }
 
-    /// Processes one payload and hands its event to `sink`; the usage comes back.
+    /// Processes one payload and hands its event to `sink`, followed by the
+    /// events of the alerts it raised (alerts go where the calls go); the
+    /// usage comes back.
     pub fn capture(
         &self,
         payload: &Payload,
         headers: &HeaderProperties,
         sink: &dyn Sink,
     ) -> Result<Usage, PipelineError> {
-        let Processed { event, usage, .. } = self.process(payload, headers)?;
+        let Processed {
+            event,
+            usage,
+            alerts,
+            ..
+        } = self.process(payload, headers)?;
         sink.capture(event)?;
+        for alert in &alerts {
+            sink.capture(alert.to_event())?;
+        }
         Ok(usage)
     }
 }
@@ -179,7 +226,7 @@ pub fn build_event(
     options: &EventOptions,
 ) -> Result<Event, EventError> {
     let usage = normalize(payload);
-    let observation = observe::observe(payload, &usage, None);
+    let (observation, _) = observe::observe(payload, &usage, None);
     event::project(
         payload,
         &usage,

@@ -8,6 +8,7 @@
 //! false` with every inclusive `$ai_input_tokens`, and output without the
 //! reasoning for the Gemini models PostHog adds it back to.
 
+mod alert;
 mod billing;
 mod build;
 mod content;

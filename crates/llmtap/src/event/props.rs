@@ -6,6 +6,9 @@ pub const AI_GENERATION: &str = "$ai_generation";
 /// Event name for embedding calls.
 #[doc = "`$ai_embedding`"]
 pub const AI_EMBEDDING: &str = "$ai_embedding";
+/// llmtap's own event: a cache alert (see [`crate::Alert`]).
+#[doc = "`llmtap_cache_alert`"]
+pub const CACHE_ALERT: &str = "llmtap_cache_alert";
 
 #[doc = "`$ai_model`"]
 pub const MODEL: &str = "$ai_model";
@@ -97,6 +100,22 @@ pub const CACHE_SAVINGS_USD: &str = "cache_savings_usd";
 /// (`uncached`, `cold`, `expired`, `silent`).
 #[doc = "`cache_miss`"]
 pub const CACHE_MISS: &str = "cache_miss";
+/// Alert events: which rule fired (`hit_ratio_drop`, `silent_misses`,
+/// `cache_fields_missing`, `inconsistent_usage`, `cost_mismatch`).
+#[doc = "`kind`"]
+pub const ALERT_KIND: &str = "kind";
+/// Alert events: the prefix's rolling hit ratio when the alert fired.
+#[doc = "`hit_ratio`"]
+pub const ALERT_HIT_RATIO: &str = "hit_ratio";
+/// Alert events: the last rolling hit ratio at or above the threshold.
+#[doc = "`previous_hit_ratio`"]
+pub const ALERT_PREVIOUS_HIT_RATIO: &str = "previous_hit_ratio";
+/// Alert events: how many calls the rule counted.
+#[doc = "`calls`"]
+pub const ALERT_CALLS: &str = "calls";
+/// Alert events: the seconds of payload time those calls span.
+#[doc = "`window_seconds`"]
+pub const ALERT_WINDOW_SECONDS: &str = "window_seconds";
 #[doc = "`$process_person_profile`"]
 pub const PROCESS_PERSON_PROFILE: &str = "$process_person_profile";
 #[doc = "`$groups`"]

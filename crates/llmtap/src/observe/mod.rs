@@ -12,7 +12,9 @@
 //! - `pricing.rs`: [`Rates`] from the payload's price map, and a user's
 //!   [`Pricing`] file over them.
 //! - `state.rs`: the bounded per-prefix state and the miss classification.
+//! - `alerts.rs`: the alert rules, evaluated against that state.
 
+mod alerts;
 mod canonical;
 mod memo;
 mod prefix;
@@ -24,14 +26,16 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+pub use alerts::{Alert, AlertKind, AlertRules};
 pub use prefix::{cache_prefix_id, PrefixId, PrefixKey};
 pub use pricing::{Pricing, PricingError, Rates};
 pub use state::{CacheTtls, DEFAULT_PREFIX_CAPACITY};
 
 use crate::payload::Payload;
-use crate::usage::Usage;
+use crate::usage::{self, Reconciled, Usage};
+use alerts::ModelFacts;
 use memo::IdMemo;
-use state::{CallFacts, Key, PrefixState};
+use state::{Call, CallFacts, Key, PrefixState};
 
 /// What the cache did for one call; each part only when it can be known.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -92,6 +96,7 @@ pub(crate) struct Observer {
     key: Option<PrefixKey>,
     pricing: Arc<Pricing>,
     ttls: CacheTtls,
+    rules: AlertRules,
     state: Arc<PrefixState>,
     /// Ids of recent prefixes, computed under `key`.
     memo: Arc<IdMemo>,
@@ -112,6 +117,10 @@ impl Observer {
         self.ttls = ttls;
     }
 
+    pub(crate) fn set_rules(&mut self, rules: AlertRules) {
+        self.rules = rules;
+    }
+
     /// A fresh state of `capacity` prefixes (what was remembered is dropped).
     pub(crate) fn set_capacity(&mut self, capacity: NonZeroUsize) {
         self.state = Arc::new(PrefixState::new(capacity));
@@ -122,20 +131,31 @@ impl Observer {
         self.state.len()
     }
 
-    /// Observes one call and records it in the state.
-    pub(crate) fn observe(&self, payload: &Payload, usage: &Usage) -> Observation {
-        observe(payload, usage, Some(self))
+    /// Observes one call, records it in the state, and returns the alerts
+    /// it raised (`reconciled`: what the normalizer found contradictory).
+    pub(crate) fn observe(
+        &self,
+        payload: &Payload,
+        usage: &Usage,
+        reconciled: Reconciled,
+    ) -> (Observation, Vec<Alert>) {
+        observe(payload, usage, Some((self, reconciled)))
     }
 }
 
 /// One call's observation. Without an observer (`build_event`, a one-shot
 /// view of one payload) it is what a fresh pipeline would say: plain ids,
-/// LiteLLM's rates, and a prefix nobody has seen yet is `cold`.
+/// LiteLLM's rates, and a prefix nobody has seen yet is `cold`; and it raises
+/// no alert, which needs history.
 pub(crate) fn observe(
     payload: &Payload,
     usage: &Usage,
-    observer: Option<&Observer>,
-) -> Observation {
+    observer: Option<(&Observer, Reconciled)>,
+) -> (Observation, Vec<Alert>) {
+    let (observer, reconciled) = match observer {
+        Some((o, r)) => (Some(o), r),
+        None => (None, Reconciled::default()),
+    };
     let map = payload.model_prices().map(Rates::from_model_map);
     let file = observer.and_then(|o| o.pricing.rates_for(&payload.model).copied());
     let rates = match (file, map) {
@@ -159,15 +179,37 @@ pub(crate) fn observe(
         input: usage.input,
         min_tokens: rates.prompt_cache_min_tokens,
     };
-    let miss = prefix_id.and_then(|id| match observer {
-        Some(o) => o.state.observe(
-            Key::new(payload.provider(), &payload.model, id),
-            &facts,
-            &o.ttls,
-        ),
-        None => state::classify(None, &facts, &CacheTtls::default()),
-    });
-    Observation {
+    let mut alerts = Vec::new();
+    let miss = match observer {
+        Some(o) => {
+            let model = ModelFacts {
+                has_prefix: prefix_id.is_some(),
+                reports_cache: usage.cache_read.is_some() || usage.cache_write.is_some(),
+                inconsistent: !reconciled.is_empty(),
+                cost_mismatch: cost_mismatch(payload, usage, map, o.rules.cost_tolerance),
+            };
+            let scope = state::scope(payload.provider(), &payload.model);
+            let call = Call {
+                key: prefix_id.map(|id| Key::with_scope(scope, id)),
+                scope,
+                model,
+            };
+            let mut fires = Vec::new();
+            let miss = o
+                .state
+                .observe(&call, &facts, &o.ttls, &o.rules, &mut fires);
+            // Names are attached after the lock is released; nothing is
+            // allocated unless something fired.
+            alerts.extend(
+                fires
+                    .into_iter()
+                    .map(|f| f.into_alert(payload.provider(), &payload.model)),
+            );
+            miss
+        }
+        None => prefix_id.and_then(|_| state::classify(None, &facts, &CacheTtls::default())),
+    };
+    let observation = Observation {
         prefix_id,
         hit_ratio: savings::hit_ratio(usage),
         savings_usd: savings::savings_usd(usage, &rates),
@@ -176,5 +218,42 @@ pub(crate) fn observe(
             (Some(_), None) => savings::cost_usd(usage, &rates),
             _ => None,
         },
+    };
+    (observation, alerts)
+}
+
+/// Above this input, a model map may price by a tier (`*_above_128k_tokens`,
+/// `*_above_200k_tokens`) that the plain per-token rates do not cover; 128k is
+/// the lowest such threshold in LiteLLM's map.
+const TIERED_INPUT_TOKENS: u64 = 128_000;
+
+/// Whether LiteLLM's `response_cost` differs by more than `tolerance` (a
+/// fraction) from the call's tokens at the payload's own model-map rates.
+///
+/// Only calls the plain rates price completely are judged: none with web
+/// searches (priced per request), a served tier other than the standard one
+/// (priority, flex and batch have their own rates), audio or image tokens
+/// (their own rates), or an input large enough to be priced by a tier. A
+/// pricing file is not used: the question is whether LiteLLM's cost agrees
+/// with LiteLLM's rates.
+fn cost_mismatch(payload: &Payload, usage: &Usage, map: Option<Rates>, tolerance: f64) -> bool {
+    let (Some(reported), Some(rates)) = (payload.cost_usd(), map) else {
+        return false;
+    };
+    let nonzero = |c: Option<u64>| c.unwrap_or(0) > 0;
+    if nonzero(usage.web_search_requests)
+        || nonzero(usage.audio_input)
+        || nonzero(usage.image_input)
+        || nonzero(usage.audio_output)
+        || nonzero(usage.image_output)
+        || usage.input.unwrap_or(0) > TIERED_INPUT_TOKENS
+        || usage::service_tier(payload)
+            .is_some_and(|t| !matches!(t, "standard" | "default" | "auto"))
+    {
+        return false;
     }
+    let Some(expected) = savings::cost_usd(usage, &rates).filter(|&c| c > 0.0) else {
+        return false;
+    };
+    (reported - expected).abs() > tolerance * expected
 }

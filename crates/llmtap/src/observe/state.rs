@@ -18,11 +18,20 @@ use std::time::Duration;
 
 use lru::LruCache;
 
+use super::alerts::{AlertRules, Fire, ModelAlerts, ModelFacts, PrefixAlerts};
 use super::prefix::PrefixId;
 use super::CacheMiss;
 
 /// How many prefixes are remembered by default: a gateway's prompts, not its calls.
 pub const DEFAULT_PREFIX_CAPACITY: usize = 10_000;
+
+/// How many (provider, model) pairs the alert rules remember: a gateway
+/// routes to a few dozen models, so this bounds the state against payloads
+/// that make up model names, not against real traffic.
+const MODEL_CAPACITY: NonZeroUsize = match NonZeroUsize::new(1024) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
 
 /// How long a provider keeps a cache entry after its last write or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +85,8 @@ pub(crate) struct CallFacts {
 /// One prefix's history.
 ///
 /// Cumulative counts are kept beside the times so per-prefix hit ratios,
-/// summaries and alerts can read them; a rolling window would live here too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// summaries and alerts can read them; the alerts' rolling window is here too.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Record {
     /// The first call's time (µs).
     pub(crate) first_seen: i64,
@@ -93,6 +102,8 @@ pub(crate) struct Record {
     pub(crate) read_sum: u64,
     /// See `read_sum`.
     pub(crate) input_sum: u64,
+    /// The alert rules' view of the prefix.
+    pub(crate) alerts: PrefixAlerts,
 }
 
 impl Record {
@@ -105,6 +116,15 @@ impl Record {
             calls: 0,
             read_sum: 0,
             input_sum: 0,
+            alerts: PrefixAlerts::default(),
+        }
+    }
+
+    /// The TTL the prefix's entry lives by now.
+    fn ttl(&self, ttls: &CacheTtls) -> Duration {
+        match self.long_ttl {
+            true => ttls.after_1h_write,
+            false => ttls.default,
         }
     }
 
@@ -156,10 +176,7 @@ pub(crate) fn classify(
         return Some(CacheMiss::Cold);
     };
     let now = f.at?.max(record.clock);
-    let ttl = match record.long_ttl {
-        true => ttls.after_1h_write,
-        false => ttls.default,
-    };
+    let ttl = record.ttl(ttls);
     let age = Duration::from_micros(u64::try_from(now - last).unwrap_or(0));
     Some(match age > ttl {
         true => CacheMiss::Expired,
@@ -177,27 +194,58 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    #[cfg(test)]
     pub(crate) fn new(provider: &str, model: &str, prefix: PrefixId) -> Self {
-        // SipHash with fixed keys: the same scope for every call of a process
-        // (the state is never persisted, so that is all it needs).
-        let mut h = std::hash::DefaultHasher::new();
-        provider.hash(&mut h);
-        model.hash(&mut h);
         Key {
-            scope: h.finish(),
+            scope: scope(provider, model),
             prefix,
         }
     }
 }
 
+impl Key {
+    /// The key of `prefix` in a scope already hashed with [`scope`].
+    pub(crate) fn with_scope(scope: u64, prefix: PrefixId) -> Self {
+        Key { scope, prefix }
+    }
+}
+
+/// (provider, model) hashed: the key of the per-model alert state.
+pub(crate) fn scope(provider: &str, model: &str) -> u64 {
+    // SipHash with fixed keys: the same scope for every call of a process
+    // (the state is never persisted, so that is all it needs).
+    let mut h = std::hash::DefaultHasher::new();
+    provider.hash(&mut h);
+    model.hash(&mut h);
+    h.finish()
+}
+
+/// One call as the state sees it: its prefix (if any), its (provider, model),
+/// and what it says to the per-model rules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call {
+    pub(crate) key: Option<Key>,
+    /// See [`scope`].
+    pub(crate) scope: u64,
+    pub(crate) model: ModelFacts,
+}
+
+/// Both tables, behind the one lock.
+struct Tables {
+    prefixes: LruCache<Key, Record>,
+    models: LruCache<u64, ModelAlerts>,
+}
+
 /// The per-prefix state: a bounded LRU behind one mutex, shared by every
-/// request a pipeline serves. A lookup, a classification and an update are
-/// all that happen under the lock; hashing and pricing are done before it.
+/// request a pipeline serves, with the per-(provider, model) alert state
+/// (a second, smaller LRU) behind the same mutex, so a call takes one lock.
+/// Lookups, a classification, the rules and an update are all that happen
+/// under it; hashing and pricing are done before, naming alerts after.
 pub(crate) struct PrefixState {
     capacity: NonZeroUsize,
     /// Created on first use, so pipelines that never see a prefix (and
-    /// stateless one-shot calls) never allocate the table.
-    lru: Mutex<Option<LruCache<Key, Record>>>,
+    /// stateless one-shot calls) never allocate the tables.
+    lru: Mutex<Option<Tables>>,
 }
 
 impl fmt::Debug for PrefixState {
@@ -223,50 +271,124 @@ impl PrefixState {
         }
     }
 
-    /// Classifies one call and records it; calls without a time are
-    /// classified (as far as that goes) but change nothing.
-    pub(crate) fn observe(&self, key: Key, f: &CallFacts, ttls: &CacheTtls) -> Option<CacheMiss> {
+    /// Classifies one call, records it, and evaluates the alert rules, whose
+    /// firings are pushed to `fires`; calls without a time are classified (as
+    /// far as that goes) but change nothing and raise nothing. A call with
+    /// neither a prefix nor a problem for the per-model rules takes no lock.
+    pub(crate) fn observe(
+        &self,
+        call: &Call,
+        f: &CallFacts,
+        ttls: &CacheTtls,
+        rules: &AlertRules,
+        fires: &mut Vec<Fire>,
+    ) -> Option<CacheMiss> {
+        if call.key.is_none() && !call.model.matters() {
+            return None;
+        }
         // A poisoned lock only means another thread panicked mid-update; the
         // records are plain numbers, so keep using them.
         let mut guard = self.lru.lock().unwrap_or_else(|p| p.into_inner());
-        let lru = guard.get_or_insert_with(|| LruCache::new(self.capacity));
-        match (lru.get_mut(&key), f.at) {
-            (Some(record), at) => {
-                let miss = classify(Some(record), f, ttls);
-                if let Some(at) = at {
-                    record.update(f, at);
+        let tables = guard.get_or_insert_with(|| Tables {
+            prefixes: LruCache::new(self.capacity),
+            models: LruCache::new(MODEL_CAPACITY.min(self.capacity)),
+        });
+        let miss = call.key.and_then(|key| {
+            let lru = &mut tables.prefixes;
+            match (lru.get_mut(&key), f.at) {
+                (Some(record), at) => {
+                    let miss = classify(Some(record), f, ttls);
+                    if let Some(at) = at {
+                        record.update(f, at);
+                        record.alert(key.prefix, f, miss, ttls, rules, fires);
+                    }
+                    miss
                 }
-                miss
+                (None, Some(at)) => {
+                    let mut record = Record::new(at);
+                    let miss = classify(None, f, ttls);
+                    record.update(f, at);
+                    record.alert(key.prefix, f, miss, ttls, rules, fires);
+                    // Evicts the least recently used prefix when full.
+                    lru.put(key, record);
+                    miss
+                }
+                (None, None) => classify(None, f, ttls),
             }
-            (None, Some(at)) => {
-                let mut record = Record::new(at);
-                record.update(f, at);
-                // Evicts the least recently used prefix when full.
-                lru.put(key, record);
-                classify(None, f, ttls)
+        });
+        if let Some(at) = f.at.filter(|_| call.model.matters()) {
+            let models = &mut tables.models;
+            match models.get_mut(&call.scope) {
+                Some(m) => m.update(&call.model, at, rules, fires),
+                None => {
+                    let mut m = ModelAlerts::new(at);
+                    m.update(&call.model, at, rules, fires);
+                    models.put(call.scope, m);
+                }
             }
-            (None, None) => classify(None, f, ttls),
         }
+        miss
     }
 
     /// How many prefixes are remembered (never more than the capacity).
     pub(crate) fn len(&self) -> usize {
         let guard = self.lru.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map_or(0, LruCache::len)
+        guard.as_ref().map_or(0, |t| t.prefixes.len())
+    }
+
+    /// How many (provider, model) pairs the alert rules remember.
+    #[cfg(test)]
+    fn models(&self) -> usize {
+        let guard = self.lru.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map_or(0, |t| t.models.len())
     }
 
     #[cfg(test)]
     fn record(&self, key: &Key) -> Option<Record> {
         let guard = self.lru.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref()?.peek(key).copied()
+        guard.as_ref()?.prefixes.peek(key).copied()
+    }
+}
+
+impl Record {
+    /// The per-prefix alert rules, after the record learnt from the call.
+    fn alert(
+        &mut self,
+        id: PrefixId,
+        f: &CallFacts,
+        miss: Option<CacheMiss>,
+        ttls: &CacheTtls,
+        rules: &AlertRules,
+        fires: &mut Vec<Fire>,
+    ) {
+        let ttl = self.ttl(ttls);
+        self.alerts
+            .update(id, f.read.zip(f.input), miss, self.clock, ttl, rules, fires);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::alerts::AlertKind;
 
     const MIN: i64 = 60_000_000;
+
+    impl PrefixState {
+        /// The miss of one call of prefix `key`, its alerts ignored.
+        fn observe_prefix(&self, key: Key, f: &CallFacts, ttls: &CacheTtls) -> Option<CacheMiss> {
+            let call = Call {
+                key: Some(key),
+                scope: key.scope,
+                model: ModelFacts {
+                    has_prefix: true,
+                    reports_cache: f.read.is_some() || f.write.is_some(),
+                    ..ModelFacts::default()
+                },
+            };
+            self.observe(&call, f, ttls, &AlertRules::default(), &mut Vec::new())
+        }
+    }
 
     fn key(n: u64) -> Key {
         Key::new("anthropic", "claude", super::super::prefix::tests_id(n))
@@ -299,24 +421,24 @@ mod tests {
         let k = key(1);
         // Nothing written on a provider that reports writes.
         assert_eq!(
-            s.observe(k, &anthropic(0, 0, 0), &t),
+            s.observe_prefix(k, &anthropic(0, 0, 0), &t),
             Some(CacheMiss::Uncached)
         );
         // Never cached before: cold (the uncached call left no entry).
         assert_eq!(
-            s.observe(k, &anthropic(1, 0, 4000), &t),
+            s.observe_prefix(k, &anthropic(1, 0, 4000), &t),
             Some(CacheMiss::Cold)
         );
         // A hit is no miss.
-        assert_eq!(s.observe(k, &anthropic(3, 4000, 0), &t), None);
+        assert_eq!(s.observe_prefix(k, &anthropic(3, 4000, 0), &t), None);
         // Within 5 minutes of the read, not read: the provider missed.
         assert_eq!(
-            s.observe(k, &anthropic(7, 0, 4000), &t),
+            s.observe_prefix(k, &anthropic(7, 0, 4000), &t),
             Some(CacheMiss::Silent)
         );
         // More than 5 minutes after the last write: expired.
         assert_eq!(
-            s.observe(k, &anthropic(13, 0, 4000), &t),
+            s.observe_prefix(k, &anthropic(13, 0, 4000), &t),
             Some(CacheMiss::Expired)
         );
         let r = s.record(&k).unwrap();
@@ -335,7 +457,7 @@ mod tests {
             ..anthropic(0, 0, 0)
         };
         assert_eq!(
-            s.observe(key(1), &f, &CacheTtls::default()),
+            s.observe_prefix(key(1), &f, &CacheTtls::default()),
             Some(CacheMiss::Uncached)
         );
         let f = CallFacts {
@@ -344,7 +466,7 @@ mod tests {
             ..openai(0, 0)
         };
         assert_eq!(
-            s.observe(key(2), &f, &CacheTtls::default()),
+            s.observe_prefix(key(2), &f, &CacheTtls::default()),
             Some(CacheMiss::Uncached)
         );
     }
@@ -354,10 +476,19 @@ mod tests {
         let s = PrefixState::default();
         let t = CacheTtls::default();
         let k = key(1);
-        assert_eq!(s.observe(k, &openai(0, 0), &t), Some(CacheMiss::Cold));
+        assert_eq!(
+            s.observe_prefix(k, &openai(0, 0), &t),
+            Some(CacheMiss::Cold)
+        );
         // OpenAI should have cached the first call's prefix.
-        assert_eq!(s.observe(k, &openai(2, 0), &t), Some(CacheMiss::Silent));
-        assert_eq!(s.observe(k, &openai(30, 0), &t), Some(CacheMiss::Expired));
+        assert_eq!(
+            s.observe_prefix(k, &openai(2, 0), &t),
+            Some(CacheMiss::Silent)
+        );
+        assert_eq!(
+            s.observe_prefix(k, &openai(30, 0), &t),
+            Some(CacheMiss::Expired)
+        );
     }
 
     #[test]
@@ -367,20 +498,20 @@ mod tests {
         let k = key(1);
         let mut w = anthropic(0, 0, 4000);
         w.write_1h = Some(4000);
-        assert_eq!(s.observe(k, &w, &t), Some(CacheMiss::Cold));
+        assert_eq!(s.observe_prefix(k, &w, &t), Some(CacheMiss::Cold));
         assert_eq!(
-            s.observe(k, &anthropic(30, 0, 4000), &t),
+            s.observe_prefix(k, &anthropic(30, 0, 4000), &t),
             Some(CacheMiss::Silent)
         );
         // That 5m write shortened it again.
         assert_eq!(
-            s.observe(k, &anthropic(40, 0, 4000), &t),
+            s.observe_prefix(k, &anthropic(40, 0, 4000), &t),
             Some(CacheMiss::Expired)
         );
         // Configurable.
         let long = CacheTtls::new(Duration::from_secs(3600), Duration::from_secs(7200));
         assert_eq!(
-            s.observe(k, &anthropic(80, 0, 4000), &long),
+            s.observe_prefix(k, &anthropic(80, 0, 4000), &long),
             Some(CacheMiss::Silent)
         );
     }
@@ -390,11 +521,11 @@ mod tests {
         let s = PrefixState::default();
         let t = CacheTtls::default();
         let k = key(1);
-        s.observe(k, &anthropic(20, 0, 4000), &t);
+        s.observe_prefix(k, &anthropic(20, 0, 4000), &t);
         // A payload from ten minutes earlier arrives late: the prefix's clock
         // stays at 20, and the entry written at 20 is still fresh.
         assert_eq!(
-            s.observe(k, &anthropic(10, 0, 4000), &t),
+            s.observe_prefix(k, &anthropic(10, 0, 4000), &t),
             Some(CacheMiss::Silent)
         );
         let r = s.record(&k).unwrap();
@@ -413,15 +544,18 @@ mod tests {
             read: None,
             ..anthropic(0, 0, 0)
         };
-        assert_eq!(s.observe(k, &unknown, &t), None);
-        s.observe(k, &anthropic(1, 0, 4000), &t);
+        assert_eq!(s.observe_prefix(k, &unknown, &t), None);
+        s.observe_prefix(k, &anthropic(1, 0, 4000), &t);
         // Without a time there is no age: in the state, but not classifiable.
         let timeless = CallFacts {
             at: None,
             ..anthropic(0, 0, 4000)
         };
-        assert_eq!(s.observe(k, &timeless, &t), None);
-        assert_eq!(s.observe(key(2), &timeless, &t), Some(CacheMiss::Cold));
+        assert_eq!(s.observe_prefix(k, &timeless, &t), None);
+        assert_eq!(
+            s.observe_prefix(key(2), &timeless, &t),
+            Some(CacheMiss::Cold)
+        );
         assert_eq!(s.len(), 1, "a timeless call records nothing");
     }
 
@@ -449,7 +583,7 @@ mod tests {
         let s = PrefixState::new(NonZeroUsize::new(capacity).unwrap());
         let t = CacheTtls::default();
         for n in 0..1_000_000u64 {
-            s.observe(key(n), &anthropic(0, 0, 4000), &t);
+            s.observe_prefix(key(n), &anthropic(0, 0, 4000), &t);
             if n % 100_000 == 0 {
                 assert!(s.len() <= capacity);
             }
@@ -459,8 +593,91 @@ mod tests {
         assert!(s.record(&key(999_999)).is_some());
         assert!(s.record(&key(0)).is_none());
         assert_eq!(
-            s.observe(key(0), &anthropic(1, 0, 4000), &t),
+            s.observe_prefix(key(0), &anthropic(1, 0, 4000), &t),
             Some(CacheMiss::Cold)
         );
+    }
+
+    #[test]
+    fn silent_misses_alert_through_the_state() {
+        let s = PrefixState::default();
+        let t = CacheTtls::default();
+        let rules = AlertRules::default();
+        let k = key(1);
+        let call = Call {
+            key: Some(k),
+            scope: k.scope,
+            model: ModelFacts {
+                has_prefix: true,
+                reports_cache: true,
+                ..ModelFacts::default()
+            },
+        };
+        let mut fires = Vec::new();
+        // Written at 0, then four calls within the TTL that read nothing.
+        s.observe(&call, &anthropic(0, 0, 4000), &t, &rules, &mut fires);
+        for m in 1..5 {
+            let miss = s.observe(&call, &anthropic(m, 0, 4000), &t, &rules, &mut fires);
+            assert_eq!(miss, Some(CacheMiss::Silent));
+        }
+        let kinds: Vec<_> = fires.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [AlertKind::SilentMisses]);
+        assert_eq!((fires[0].calls, fires[0].at), (4, 4 * MIN));
+        assert_eq!(fires[0].prefix_id, Some(k.prefix));
+    }
+
+    #[test]
+    fn calls_without_prefix_or_problem_touch_nothing() {
+        let s = PrefixState::default();
+        let call = Call {
+            key: None,
+            scope: scope("openai", "gpt-4o"),
+            model: ModelFacts::default(),
+        };
+        let mut fires = Vec::new();
+        let f = openai(0, 0);
+        let rules = AlertRules::default();
+        assert_eq!(
+            s.observe(&call, &f, &CacheTtls::default(), &rules, &mut fires),
+            None
+        );
+        assert_eq!((s.len(), s.models()), (0, 0));
+        // A problem alone reaches the per-model state.
+        let bad = Call {
+            model: ModelFacts {
+                inconsistent: true,
+                ..ModelFacts::default()
+            },
+            ..call
+        };
+        s.observe(&bad, &f, &CacheTtls::default(), &rules, &mut fires);
+        assert_eq!((s.len(), s.models()), (0, 1));
+        assert_eq!(fires.len(), 1);
+    }
+
+    #[test]
+    fn model_state_is_bounded_under_made_up_model_names() {
+        let s = PrefixState::default();
+        let rules = AlertRules::default();
+        let mut fires = Vec::new();
+        for n in 0..100_000u64 {
+            let call = Call {
+                key: None,
+                scope: scope("openai", &n.to_string()),
+                model: ModelFacts {
+                    cost_mismatch: true,
+                    ..ModelFacts::default()
+                },
+            };
+            s.observe(
+                &call,
+                &openai(0, 0),
+                &CacheTtls::default(),
+                &rules,
+                &mut fires,
+            );
+        }
+        assert_eq!(s.models(), MODEL_CAPACITY.get());
+        assert_eq!(fires.len(), 100_000, "one first alert per pair");
     }
 }

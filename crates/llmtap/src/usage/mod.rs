@@ -16,7 +16,43 @@ use std::ops::{Add, AddAssign};
 
 pub(crate) use family::Family;
 pub use normalize::normalize;
-pub(crate) use normalize::service_tier;
+pub(crate) use normalize::{normalize_reporting, service_tier};
+
+/// Which contradictions between a payload's counts [`normalize`] had to
+/// reconcile. The numbers it returns are the same whether or not anyone asks:
+/// this only says that the payload, as LiteLLM carried it, did not add up,
+/// which an alert (`inconsistent_usage`) reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reconciled(u8);
+
+impl Reconciled {
+    /// An input count meant to include the cache was below cache read + write.
+    pub(crate) const INPUT_BELOW_CACHE: Reconciled = Reconciled(1);
+    /// Reasoning above an output count meant to include it.
+    pub(crate) const REASONING_ABOVE_OUTPUT: Reconciled = Reconciled(2);
+    /// A 5m/1h split of the cache write that does not add up to the write.
+    pub(crate) const SPLIT_MISMATCH: Reconciled = Reconciled(4);
+
+    /// Nothing was reconciled.
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every flag of `other` is set.
+    #[cfg(test)]
+    pub(crate) fn contains(self, other: Reconciled) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub(crate) fn insert(&mut self, other: Reconciled) {
+        self.0 |= other.0;
+    }
+
+    /// The flags of `self` that `other` also has.
+    fn only(self, other: Reconciled) -> Reconciled {
+        Reconciled(self.0 & other.0)
+    }
+}
 
 /// Normalized token usage of one call (or a sum of calls).
 ///
@@ -251,5 +287,37 @@ mod tests {
         let fallback = Usage::default().with_input(99).with_cache_read(5);
         assert_eq!(primary.or(fallback).input, Some(10));
         assert_eq!(primary.or(fallback).cache_read, Some(5));
+    }
+
+    #[test]
+    fn reconciliations_are_reported_without_changing_a_number() {
+        let payload = |usage: &str| {
+            let json = format!(
+                r#"{{"model": "gpt-4o", "custom_llm_provider": "openai",
+                    "metadata": {{"usage_object": {usage}}}}}"#
+            );
+            crate::payload::Payload::from_slice(json.as_bytes()).unwrap()
+        };
+        // 100 prompt tokens cannot include 150 cached ones; 20 reasoning
+        // tokens cannot be part of 10 completion tokens.
+        let bad = payload(
+            r#"{"prompt_tokens": 100, "completion_tokens": 10,
+                "prompt_tokens_details": {"cached_tokens": 150},
+                "completion_tokens_details": {"reasoning_tokens": 20}}"#,
+        );
+        let (usage, reconciled) = normalize_reporting(&bad);
+        assert_eq!(usage, normalize(&bad));
+        assert_eq!((usage.input, usage.output), (Some(250), Some(30)));
+        assert!(reconciled.contains(Reconciled::INPUT_BELOW_CACHE));
+        assert!(reconciled.contains(Reconciled::REASONING_ABOVE_OUTPUT));
+
+        let good = payload(
+            r#"{"prompt_tokens": 1000, "completion_tokens": 50,
+                "prompt_tokens_details": {"cached_tokens": 800},
+                "completion_tokens_details": {"reasoning_tokens": 20}}"#,
+        );
+        let (usage, reconciled) = normalize_reporting(&good);
+        assert_eq!(usage, normalize(&good));
+        assert!(reconciled.is_empty(), "{reconciled:?}");
     }
 }

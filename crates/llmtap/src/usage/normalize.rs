@@ -2,7 +2,7 @@
 
 use crate::payload::{CacheWriteSplit, Payload, RawUsage, TokenCount};
 
-use super::{Family, Usage};
+use super::{Family, Reconciled, Usage};
 
 /// What the normalizer needs to know about a call besides its usage object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,13 @@ pub(crate) struct UsageContext {
 /// carries only some counts (a cache read next to the top-level totals) adds
 /// exactly those; a count no source carries stays `None`.
 pub fn normalize(payload: &Payload) -> Usage {
+    normalize_reporting(payload).0
+}
+
+/// [`normalize`], and what it had to reconcile on the way. Only the counts a
+/// source contributes to the result are judged: a contradiction in a
+/// lower-trust source whose count was not used changed nothing.
+pub(crate) fn normalize_reporting(payload: &Payload) -> (Usage, Reconciled) {
     let ctx = UsageContext::of(payload);
     let top_level = RawUsage {
         prompt_tokens: payload.prompt_tokens,
@@ -27,16 +34,39 @@ pub fn normalize(payload: &Payload) -> Usage {
         total_tokens: payload.total_tokens,
         ..RawUsage::default()
     };
-    let merged = [
+    let mut merged = Usage::default();
+    let mut reconciled = Reconciled::default();
+    for raw in [
         payload.usage_object(),
         payload.response_usage(),
         Some(&top_level),
     ]
     .into_iter()
     .flatten()
-    .map(|raw| ctx.read_source(raw))
-    .fold(Usage::default(), Usage::or);
-    settle(merged)
+    {
+        let mut found = Reconciled::default();
+        let usage = ctx.read_source(raw, &mut found);
+        for (flag, used) in [
+            (
+                Reconciled::INPUT_BELOW_CACHE,
+                merged.input.is_none() && usage.input.is_some(),
+            ),
+            (
+                Reconciled::REASONING_ABOVE_OUTPUT,
+                merged.output.is_none() && usage.output.is_some(),
+            ),
+            (
+                Reconciled::SPLIT_MISMATCH,
+                merged.cache_write.is_none() && usage.cache_write.is_some(),
+            ),
+        ] {
+            if used {
+                reconciled.insert(found.only(flag));
+            }
+        }
+        merged = merged.or(usage);
+    }
+    (settle(merged, &mut reconciled), reconciled)
 }
 
 /// The tier that served the call, when the payload says: the usage object
@@ -98,11 +128,11 @@ impl UsageContext {
     /// One source's counts, to be merged with the others'. Every count the
     /// object carries is a report, zero included: the real Anthropic API sends
     /// both cache counts on every response, 0 on a miss.
-    fn read_source(&self, raw: &RawUsage) -> Usage {
+    fn read_source(&self, raw: &RawUsage, found: &mut Reconciled) -> Usage {
         let c = Counts::from_raw(raw);
         let mut usage = Usage {
-            input: c.input.map(|base| self.total_input(&c, base)),
-            output: c.output.map(|base| self.total_output(&c, base)),
+            input: c.input.map(|base| self.total_input(&c, base, found)),
+            output: c.output.map(|base| self.total_output(&c, base, found)),
             cache_read: c.read,
             cache_write: c.write,
             reasoning: c.reasoning,
@@ -126,7 +156,10 @@ impl UsageContext {
                 None => usage.cache_write = Some(sum),
                 Some(w) if w == sum => {}
                 // A split that does not add up to the write is not trusted.
-                Some(_) => return usage,
+                Some(_) => {
+                    found.insert(Reconciled::SPLIT_MISMATCH);
+                    return usage;
+                }
             }
             usage.cache_write_5m = Some(five_min);
             usage.cache_write_1h = Some(one_hour);
@@ -135,17 +168,22 @@ impl UsageContext {
     }
 
     /// All input, from a base count that may or may not include the cache.
-    fn total_input(&self, c: &Counts, base: u64) -> u64 {
+    fn total_input(&self, c: &Counts, base: u64, found: &mut Reconciled) -> u64 {
         let (r, w) = (c.read.unwrap_or(0), c.write.unwrap_or(0));
         let excludes_cache = match c.shape {
             Shape::Bedrock => true,
             Shape::Gemini => false,
             Shape::InputOutput => self.family.raw_input_excludes_cache(),
-            Shape::LiteLlm if self.family == Family::AnthropicLike => {
-                return anthropic_prompt_tokens(c, base, r, w);
-            }
             Shape::LiteLlm => false,
         };
+        // A count meant to include the cache, below it: whatever the
+        // normalizer makes of it, the payload contradicts itself.
+        if !excludes_cache && base < r.saturating_add(w) {
+            found.insert(Reconciled::INPUT_BELOW_CACHE);
+        }
+        if c.shape == Shape::LiteLlm && self.family == Family::AnthropicLike {
+            return anthropic_prompt_tokens(c, base, r, w);
+        }
         if excludes_cache {
             base + r + w
         } else {
@@ -154,8 +192,13 @@ impl UsageContext {
     }
 
     /// All output, from a base count that may or may not include reasoning.
-    fn total_output(&self, c: &Counts, base: u64) -> u64 {
+    fn total_output(&self, c: &Counts, base: u64, found: &mut Reconciled) -> u64 {
         let reasoning = c.reasoning.unwrap_or(0);
+        // Gemini's candidates exclude thoughts by definition; elsewhere the
+        // output is meant to include its reasoning.
+        if c.shape != Shape::Gemini && reasoning > base {
+            found.insert(Reconciled::REASONING_ABOVE_OUTPUT);
+        }
         let folded_by_total = || {
             // xAI before LiteLLM folded its reasoning in: total counts it, completion does not.
             self.family != Family::AnthropicLike
@@ -208,19 +251,21 @@ fn anthropic_prompt_tokens(c: &Counts, base: u64, r: u64, w: u64) -> u64 {
 /// usage chunk). Counts from different sources are checked against each
 /// other as one object's are: an input smaller than its cache cannot include
 /// it, and reasoning larger than the output was reported outside it.
-fn settle(mut u: Usage) -> Usage {
+fn settle(mut u: Usage, found: &mut Reconciled) -> Usage {
     if u.is_all_zero() {
+        *found = Reconciled::default();
         return Usage::default();
     }
     if let Some(input) = u.input {
-        u.input = Some(reconcile(
-            input,
-            u.cache_read.unwrap_or(0),
-            u.cache_write.unwrap_or(0),
-        ));
+        let (r, w) = (u.cache_read.unwrap_or(0), u.cache_write.unwrap_or(0));
+        if input < r.saturating_add(w) {
+            found.insert(Reconciled::INPUT_BELOW_CACHE);
+        }
+        u.input = Some(reconcile(input, r, w));
     }
     if let (Some(output), Some(reasoning)) = (u.output, u.reasoning) {
         if reasoning > output {
+            found.insert(Reconciled::REASONING_ABOVE_OUTPUT);
             u.output = Some(output.saturating_add(reasoning));
         }
     }

@@ -1,0 +1,74 @@
+//! Cache alerts from `llmtap serve`: the alert's event reaches the capture
+//! API with the calls', is counted in /metrics, and logged as a warning.
+
+mod support;
+
+use serde_json::Value;
+use support::{CaptureServer, Sidecar, PATIENCE};
+
+/// The Anthropic fixture as call `n`, `n` minutes later, reading `read` of its
+/// 23 427 input tokens from the cache (unpriced, so only cache rules fire).
+fn anthropic_call(n: u64, read: u64) -> Value {
+    let mut v = support::fixture_json("litellm-1.106", "anthropic_cache_read_and_write_split");
+    let start = v["startTime"].as_f64().unwrap() + 60.0 * n as f64;
+    v["startTime"] = start.into();
+    v["endTime"] = (start + 2.0).into();
+    v["litellm_call_id"] = format!("call-{n}").into();
+    v["response_cost"] = 0.0.into();
+    for usage in ["/metadata/usage_object", "/response/usage"] {
+        if let Some(u) = v.pointer_mut(usage).filter(|u| u.is_object()) {
+            u["prompt_tokens_details"]["cached_tokens"] = read.into();
+            u["prompt_tokens_details"]["text_tokens"] = (23427 - 5424 - read).into();
+            u["cache_read_input_tokens"] = read.into();
+        }
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_hit_ratio_drop_reaches_posthog_metrics_and_the_log() {
+    let capture = CaptureServer::start();
+    let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
+    // Ten good calls, then fifteen that read nothing, as one LiteLLM batch.
+    let body: Vec<Value> = (0..25)
+        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }))
+        .collect();
+    let resp = reqwest::Client::new()
+        .post(sidecar.url("/litellm"))
+        .body(Value::from(body).to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(answer["accepted"], 25, "calls, not alerts: {answer}");
+
+    // 25 calls, a hit_ratio_drop and a silent_misses alert.
+    assert!(
+        capture.wait_for_events(27, PATIENCE),
+        "the alert events did not arrive"
+    );
+    let events = capture.accepted_events();
+    let alerts: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "llmtap_cache_alert")
+        .collect();
+    let kinds: Vec<&str> = alerts
+        .iter()
+        .map(|e| e["properties"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["hit_ratio_drop", "silent_misses"]);
+    let drop = alerts[0];
+    assert_eq!(drop["properties"]["calls"], 13);
+    assert_eq!(drop["distinct_id"], drop["properties"]["cache_prefix_id"]);
+
+    let metrics = sidecar
+        .metrics_with("llmtap_cache_alerts_total{kind=\"hit_ratio_drop\"} 1")
+        .await;
+    assert!(
+        metrics.contains("llmtap_cache_alerts_total{kind=\"silent_misses\"} 1"),
+        "{metrics}"
+    );
+    let log = sidecar.kill();
+    assert!(log.contains("hit_ratio_drop"), "a warning per alert: {log}");
+}
