@@ -7,7 +7,12 @@
 //! conversation and a ~500 B answer. The mix covers OpenAI with cache and
 //! reasoning, the Responses API, Anthropic with read/write and 5m/1h, Anthropic
 //! without cache, Gemini, Bedrock, embeddings and failures.
+//!
+//! [`CacheRegression`] tells one story instead of a mix: a cached prompt, a
+//! deploy that breaks its cache, and the fix; the demo and the end-to-end
+//! test of cache observability (`llmtap generate --scenario cache-regression`).
 
+use llmtap::payload::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -192,6 +197,214 @@ impl Generator {
     /// The next payload as one line of compact JSON (no newline).
     pub fn next_line(&mut self) -> String {
         self.next_value().to_string()
+    }
+}
+
+/// The recorded Anthropic payload with cache read and write counts: the
+/// shape whose breakpoints and counts the prefix ids and miss kinds read.
+const ANTHROPIC_CACHE: &str =
+    include_str!("../tests/fixtures/litellm-1.106/anthropic_cache_read_and_write_split.json");
+
+/// How long the simulated provider keeps a cache entry after its last write
+/// or read: Anthropic's ephemeral 5 minutes, which is also llmtap's default.
+const PROVIDER_TTL_SECS: f64 = 300.0;
+
+/// Tokens of the long system prompt (the cacheable prefix), above the
+/// model's `prompt_cache_min_tokens` of 1024.
+const PREFIX_TOKENS: u64 = 2400;
+
+/// Which part of the cache-regression story a call belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The stable system prompt: one prefix, read from the cache.
+    Before,
+    /// A deploy appended the current time to the system prompt: every
+    /// call's prefix differs, nothing is ever read back.
+    Deploy,
+    /// The stable prompt again: after one write, the cache hits again.
+    Recovery,
+}
+
+/// The story of cachebench's "one deploy that appends a timestamp to the
+/// system prompt": `n` Anthropic calls, the first 40 % with a stable cached
+/// prefix, the next 30 % after a deploy that makes each call's prefix
+/// unique, the last 30 % after the fix. Calls are a few seconds apart, in
+/// agent runs of 2 to 6 calls sharing a `trace_id` whose conversation grows,
+/// so TTLs, the per-trace call index and the time series all have something
+/// to show. The simulated provider caches as Anthropic does: a prefix is
+/// read when it was written or read within 5 minutes, else written again.
+#[derive(Debug)]
+pub struct CacheRegression {
+    rng: StdRng,
+    template: Value,
+    stable_prompt: String,
+    total: u64,
+    seq: u64,
+    clock: f64,
+    /// When the provider last wrote or read the stable prompt.
+    stable_last_use: Option<f64>,
+    /// The current agent run: its trace id, the calls made and the calls it will make.
+    run: (String, u32, u32),
+    /// The run's conversation so far (user and assistant turns).
+    turns: Vec<Value>,
+}
+
+impl CacheRegression {
+    /// `total` calls of the story; the same seed gives the same bytes.
+    pub fn new(seed: u64, total: u64) -> CacheRegression {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let template = serde_json::from_str(ANTHROPIC_CACHE).expect("the template is valid JSON");
+        let stable_prompt = sentence(&mut rng, 1800);
+        CacheRegression {
+            rng,
+            template,
+            stable_prompt,
+            total,
+            seq: 0,
+            clock: 1_795_000_000.0,
+            stable_last_use: None,
+            run: (String::new(), 0, 0),
+            turns: Vec::new(),
+        }
+    }
+
+    /// The phase of the call numbered `seq` (0-based) of `total`.
+    pub fn phase(seq: u64, total: u64) -> Phase {
+        if seq * 10 < total * 4 {
+            Phase::Before
+        } else if seq * 10 < total * 7 {
+            Phase::Deploy
+        } else {
+            Phase::Recovery
+        }
+    }
+
+    /// The next payload, or `None` once the story is told.
+    pub fn next_value(&mut self) -> Option<Value> {
+        if self.seq >= self.total {
+            return None;
+        }
+        let phase = Self::phase(self.seq, self.total);
+        self.seq += 1;
+        self.clock += self.rng.random_range(2.0..12.0);
+        let now = self.clock;
+        let rng = &mut self.rng;
+        if self.run.1 >= self.run.2 {
+            self.run = (
+                format!("run-{:016x}", rng.random::<u64>()),
+                0,
+                rng.random_range(2..=6),
+            );
+            self.turns.clear();
+        }
+        self.run.1 += 1;
+
+        let (system, prefix_tokens) = match phase {
+            Phase::Deploy => {
+                let at = Timestamp::from_micros((now * 1e6) as i64).to_rfc3339();
+                (
+                    format!("{}\n\nCurrent time: {at}", self.stable_prompt),
+                    PREFIX_TOKENS + 12,
+                )
+            }
+            Phase::Before | Phase::Recovery => (self.stable_prompt.clone(), PREFIX_TOKENS),
+        };
+        let (read, write) = match phase {
+            Phase::Deploy => (0, prefix_tokens),
+            Phase::Before | Phase::Recovery => {
+                let alive = self
+                    .stable_last_use
+                    .is_some_and(|t| now - t <= PROVIDER_TTL_SECS);
+                self.stable_last_use = Some(now);
+                if alive {
+                    (prefix_tokens, 0)
+                } else {
+                    (0, prefix_tokens)
+                }
+            }
+        };
+
+        self.turns
+            .push(json!({"role": "user", "content": sentence(rng, 30)}));
+        let mut messages = vec![json!({"role": "system", "content": [
+            {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
+        ]})];
+        messages.extend(self.turns.iter().cloned());
+        let text_tokens = 40 + 60 * self.turns.len() as u64 + rng.random_range(0..40);
+        let output = rng.random_range(80..400u64);
+        let answer = sentence(rng, 60);
+        self.turns
+            .push(json!({"role": "assistant", "content": answer}));
+
+        let mut slp = self.template.clone();
+        let prices = &slp["model_map_information"]["model_map_value"];
+        let price = |k: &str| prices[k].as_f64().unwrap_or(0.0);
+        let input_cost = text_tokens as f64 * price("input_cost_per_token")
+            + read as f64 * price("cache_read_input_token_cost")
+            + write as f64 * price("cache_creation_input_token_cost");
+        let output_cost = output as f64 * price("output_cost_per_token");
+        let read_cost = read as f64 * price("cache_read_input_token_cost");
+        let write_cost = write as f64 * price("cache_creation_input_token_cost");
+
+        let id = format!("scn-{:016x}-{}", rng.random::<u64>(), self.seq);
+        slp["id"] = json!(format!("chatcmpl-{id}"));
+        slp["litellm_call_id"] = json!(format!("call-{id}"));
+        slp["trace_id"] = json!(self.run.0);
+        let latency = rng.random_range(0.8..4.0);
+        slp["startTime"] = json!(now);
+        slp["endTime"] = json!(now + latency);
+        slp["completionStartTime"] = json!(now + latency);
+        slp["response_time"] = json!(latency);
+        slp["messages"] = Value::Array(messages);
+        let prompt = text_tokens + read + write;
+        let usage = json!({
+            "completion_tokens": output,
+            "prompt_tokens": prompt,
+            "total_tokens": prompt + output,
+            "completion_tokens_details": {"reasoning_tokens": 0, "text_tokens": output},
+            "prompt_tokens_details": {
+                "audio_tokens": null,
+                "cache_write_tokens": write,
+                "cached_tokens": read,
+                "text_tokens": text_tokens,
+                "image_tokens": null,
+                "video_tokens": null,
+                "cache_creation_tokens": write,
+                "cache_creation_token_details": {
+                    "ephemeral_5m_input_tokens": write,
+                    "ephemeral_1h_input_tokens": 0
+                }
+            },
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+            "service_tier": "standard"
+        });
+        slp["metadata"]["usage_object"] = usage.clone();
+        slp["response"]["usage"] = usage;
+        slp["response"]["id"] = slp["id"].clone();
+        slp["response"]["created"] = json!(now as u64);
+        if let Some(msg) = slp.pointer_mut("/response/choices/0/message/content") {
+            *msg = json!(answer);
+        }
+        slp["prompt_tokens"] = json!(prompt);
+        slp["completion_tokens"] = json!(output);
+        slp["total_tokens"] = json!(prompt + output);
+        let total_cost = input_cost + output_cost;
+        slp["response_cost"] = json!(total_cost);
+        slp["hidden_params"]["response_cost"] = json!(total_cost);
+        let breakdown = &mut slp["cost_breakdown"];
+        breakdown["input_cost"] = json!(input_cost);
+        breakdown["output_cost"] = json!(output_cost);
+        breakdown["total_cost"] = json!(total_cost);
+        breakdown["original_cost"] = json!(total_cost);
+        breakdown["cache_read_cost"] = json!(read_cost);
+        breakdown["cache_creation_cost"] = json!(write_cost);
+        Some(slp)
+    }
+
+    /// The next payload as one line of compact JSON (no newline).
+    pub fn next_line(&mut self) -> Option<String> {
+        self.next_value().map(|v| v.to_string())
     }
 }
 

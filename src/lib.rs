@@ -3,3 +3,4 @@
 //! network is `llmtap-export`.
 
 pub mod generate;
+pub mod report;

@@ -547,3 +547,75 @@ fn stderr_has_no_colour_codes_when_it_is_not_a_terminal() {
     assert!(err.contains("never closes"), "the warning is there: {err}");
     assert!(!err.contains("\x1b["), "no ANSI escape in {err:?}");
 }
+
+/// The shared Anthropic fixture as call `n`, `n` minutes later, reading
+/// `read` of its 23 427 input tokens from the cache (unpriced, so only the
+/// cache rules can fire).
+fn anthropic_call(n: u64, read: u64) -> String {
+    let path =
+        support::fixtures::project_file("litellm-1.106", "anthropic_cache_read_and_write_split");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let start = v["startTime"].as_f64().unwrap() + 60.0 * n as f64;
+    v["startTime"] = start.into();
+    v["endTime"] = (start + 2.0).into();
+    v["litellm_call_id"] = format!("call-{n}").into();
+    v["response_cost"] = 0.0.into();
+    for usage in ["/metadata/usage_object", "/response/usage"] {
+        if let Some(u) = v.pointer_mut(usage).filter(|u| u.is_object()) {
+            u["prompt_tokens_details"]["cached_tokens"] = read.into();
+            u["prompt_tokens_details"]["text_tokens"] = (23427 - 5424 - read).into();
+            u["cache_read_input_tokens"] = read.into();
+        }
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_hit_ratio_drop_is_one_alert_event_among_the_lines_stable_across_runs() {
+    // Ten calls reading 18 000 of 23 427, then fifteen reading nothing.
+    let lines: Vec<String> = (0..25)
+        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }))
+        .collect();
+    let file = temp_file(&(lines.join("\n") + "\n"));
+    let run = || {
+        let out = llmtap(&["replay", file.path().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+    let (first, second) = (run(), run());
+    let alerts = |out: &Output| -> Vec<Value> {
+        events(out)
+            .into_iter()
+            .filter(|e| e["event"] == "llmtap_cache_alert")
+            .collect()
+    };
+    let drops: Vec<Value> = alerts(&first)
+        .into_iter()
+        .filter(|e| e["properties"]["kind"] == "hit_ratio_drop")
+        .collect();
+    assert_eq!(drops.len(), 1, "{:?}", alerts(&first));
+    let drop = &drops[0];
+    let p = &drop["properties"];
+    assert_eq!(p["$ai_model"], "claude-sonnet-4-5-20250929");
+    assert_eq!(p["$ai_provider"], "anthropic");
+    assert_eq!(p["calls"], 13);
+    assert_eq!(p["window_seconds"], 720.0);
+    assert_eq!(p["$process_person_profile"], false);
+    let ratio = p["hit_ratio"].as_f64().unwrap();
+    assert!(ratio < 0.6 && p["previous_hit_ratio"].as_f64().unwrap() >= 0.6);
+    let prefix = p["cache_prefix_id"].as_str().unwrap();
+    assert_eq!(prefix.len(), 16);
+    assert_eq!(drop["distinct_id"], prefix);
+    // The alert follows the call that raised it (the 13th), among the lines.
+    let all = events(&first);
+    let at = all.iter().position(|e| e == drop).unwrap();
+    assert_eq!(all[at - 1]["properties"]["$ai_span_id"], "call-12");
+    // Same file, same alert events, same uuids.
+    assert_eq!(alerts(&first), alerts(&second));
+    let raised = alerts(&first).len();
+    assert!(
+        stderr(&first).contains(&format!("{raised} cache alerts raised")),
+        "{}",
+        stderr(&first)
+    );
+}

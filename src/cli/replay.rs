@@ -116,20 +116,23 @@ impl Replayer {
             event,
             usage,
             observation,
+            alerts,
             ..
         } = processed;
         match self.sink.capture(event) {
             Ok(()) => {
                 self.summary.written += 1;
-                self.summary.record(
-                    payload.provider(),
-                    &payload.model,
-                    usage,
-                    payload.cost_usd(),
-                    &observation,
-                );
+                self.summary.record(&payload, usage, &observation);
             }
             Err(e) => self.summary.skip(location, e),
+        }
+        // Alerts go where the calls go, right after the call that raised them.
+        for alert in &alerts {
+            self.summary.alerts += 1;
+            if let Err(e) = self.sink.capture(alert.to_event()) {
+                self.summary
+                    .skip(location, format_args!("{} alert: {e}", alert.kind));
+            }
         }
     }
 }

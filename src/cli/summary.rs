@@ -1,81 +1,38 @@
-//! The per-provider/model token summary that `replay` prints.
+//! The per-provider/model token summary that `replay` prints, then its
+//! busiest prefixes. The figures are `llmtap_cli::report`'s aggregates, the
+//! ones `llmtap report` draws, so the two never disagree.
 
-use std::collections::BTreeMap;
 use std::fmt::{self, Display};
 
-use llmtap::{CacheMiss, Observation, Usage};
+use llmtap::{Observation, Payload, Usage};
+use llmtap_cli::report::{self, Aggregates, Call};
 
 /// Totals of one replay.
 #[derive(Debug, Default)]
 pub struct Summary {
-    rows: BTreeMap<(String, String), Row>,
+    aggregates: Aggregates,
     /// Events handed to the sink.
     pub written: u64,
     /// Payloads that produced no event.
     pub skipped: u64,
+    /// Cache alerts raised; their events are written among the calls'.
+    pub alerts: u64,
     /// `(where, why)` for the first [`SHOWN_SKIPS`] of them: a file of a
     /// million bad lines must not keep a million messages.
     shown_skips: Vec<(String, String)>,
 }
 
-#[derive(Debug, Default)]
-struct Row {
-    calls: u64,
-    usage: Usage,
-    /// Σ cache read and Σ input over the calls that report both: the hit
-    /// ratio of several calls.
-    hit: (u64, u64),
-    /// Σ of what was reported; `None` while no call reported any.
-    cost_usd: Option<f64>,
-    savings_usd: Option<f64>,
-    /// Misses by kind, in [`MISS_KINDS`] order.
-    misses: [u64; 4],
-}
-
-const MISS_KINDS: [CacheMiss; 4] = [
-    CacheMiss::Uncached,
-    CacheMiss::Cold,
-    CacheMiss::Expired,
-    CacheMiss::Silent,
-];
-
-fn add(total: &mut Option<f64>, v: Option<f64>) {
-    if let Some(v) = v {
-        *total = Some(total.unwrap_or(0.0) + v);
-    }
-}
+/// Prefixes listed after the per-model table.
+const SHOWN_PREFIXES: usize = 10;
 
 /// Skip reasons printed one by one before the rest are only counted.
 const SHOWN_SKIPS: usize = 20;
 
 impl Summary {
-    /// Records one call: its normalized usage, LiteLLM's cost, and what the
-    /// prompt cache did.
-    pub fn record(
-        &mut self,
-        provider: &str,
-        model: &str,
-        usage: Usage,
-        cost_usd: Option<f64>,
-        cache: &Observation,
-    ) {
-        let row = self
-            .rows
-            .entry((provider.to_owned(), model.to_owned()))
-            .or_default();
-        row.calls += 1;
-        if let (Some(read), Some(input)) = (usage.cache_read, usage.input) {
-            row.hit.0 += read;
-            row.hit.1 += input;
-        }
-        row.usage += usage;
-        add(&mut row.cost_usd, cost_usd.or(cache.priced_cost_usd));
-        add(&mut row.savings_usd, cache.savings_usd);
-        if let Some(miss) = cache.miss {
-            if let Some(i) = MISS_KINDS.iter().position(|&k| k == miss) {
-                row.misses[i] += 1;
-            }
-        }
+    /// Records one call: its normalized usage, its cost, what the prompt
+    /// cache did, and when and in which trace it happened.
+    pub fn record(&mut self, payload: &Payload, usage: Usage, cache: &Observation) {
+        self.aggregates.record(&Call::new(payload, usage, cache));
     }
 
     /// Records a payload that produced no event.
@@ -99,6 +56,9 @@ impl Display for Summary {
             "llmtap replay: {} events written, {} payloads skipped",
             self.written, self.skipped
         )?;
+        if self.alerts > 0 {
+            writeln!(f, "llmtap replay: {} cache alerts raised", self.alerts)?;
+        }
         for (location, reason) in &self.shown_skips {
             writeln!(f, "  skipped {location}: {reason}")?;
         }
@@ -106,20 +66,19 @@ impl Display for Summary {
         if unshown > 0 {
             writeln!(f, "  … and {unshown} more")?;
         }
-        if self.rows.is_empty() {
+        let rows: Vec<_> = self.aggregates.models().collect();
+        if rows.is_empty() {
             return Ok(());
         }
-        let pw = self
-            .rows
-            .keys()
-            .map(|(p, _)| p.len())
+        let pw = rows
+            .iter()
+            .map(|(p, _, _)| p.len())
             .max()
             .unwrap_or(0)
             .max(8);
-        let mw = self
-            .rows
-            .keys()
-            .map(|(_, m)| m.len())
+        let mw = rows
+            .iter()
+            .map(|(_, m, _)| m.len())
             .max()
             .unwrap_or(0)
             .max(5);
@@ -138,19 +97,8 @@ impl Display for Summary {
             "cost_usd",
             "saved_usd",
         )?;
-        for ((provider, model), row) in &self.rows {
+        for &(provider, model, row) in &rows {
             let u = &row.usage;
-            let hit = match row.hit {
-                (r, i) if i > 0 => format!("{:.1}%", 100.0 * r as f64 / i as f64),
-                _ => "-".to_owned(),
-            };
-            let usd = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
-            let misses: Vec<String> = MISS_KINDS
-                .iter()
-                .zip(row.misses)
-                .filter(|&(_, n)| n > 0)
-                .map(|(kind, n)| format!("{kind} {n}"))
-                .collect();
             writeln!(
                 f,
                 "{:<pw$} {:<mw$} {:>6} {:>10} {:>10} {:>11} {:>11} {:>10} {:>9} {:>10} {:>10}  {}",
@@ -162,14 +110,52 @@ impl Display for Summary {
                 count(u.cache_read),
                 count(u.cache_write),
                 count(u.reasoning),
-                hit,
-                usd(row.cost_usd),
-                usd(row.savings_usd),
-                if misses.is_empty() {
-                    "-".to_owned()
-                } else {
-                    misses.join(", ")
-                },
+                report::percent(&row.hit),
+                report::usd(row.cost_usd),
+                report::usd(row.savings_usd),
+                report::misses(row),
+            )?;
+        }
+        self.prefixes(f)
+    }
+}
+
+impl Summary {
+    /// The busiest prefixes, with the count of all of them.
+    fn prefixes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let top = self.aggregates.top_prefixes(SHOWN_PREFIXES);
+        if top.is_empty() {
+            return Ok(());
+        }
+        let count = self.aggregates.prefix_count();
+        match self.aggregates.prefixes_pruned() {
+            None => writeln!(f, "{count} distinct prefixes; the busiest:")?,
+            Some(other) => writeln!(
+                f,
+                "at most {count} distinct prefixes ({} calls of the least busy ones \
+                 are no longer told apart); the busiest:",
+                other.calls
+            )?,
+        }
+        let models: Vec<String> = top.iter().map(|p| p.model_label()).collect();
+        let mw = models.iter().map(String::len).max().unwrap_or(0).max(5);
+        writeln!(
+            f,
+            "{:<16} {:<mw$} {:>6} {:>9} {:>10} {:<19} {:<19}  misses",
+            "prefix", "model", "calls", "cache_hit", "saved_usd", "first_seen", "last_seen",
+        )?;
+        for (p, model) in top.iter().zip(&models) {
+            writeln!(
+                f,
+                "{:<16} {:<mw$} {:>6} {:>9} {:>10} {:<19} {:<19}  {}",
+                p.id.to_string(),
+                model,
+                p.totals.calls,
+                report::percent(&p.totals.hit),
+                report::usd(p.totals.savings_usd),
+                report::time(p.first_seen),
+                report::time(p.last_seen),
+                report::misses(&p.totals),
             )?;
         }
         Ok(())

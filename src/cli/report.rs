@@ -1,0 +1,134 @@
+//! `llmtap report`: payload files in, one self-contained HTML page out.
+//!
+//! The calls go through the same [`Pipeline`] as `replay`'s (same pricing
+//! file, same prefix key), in file order, so the page shows the figures
+//! `replay`'s summary prints for the same input; no event is built for a
+//! sink, nothing leaves the machine.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use llmtap::{Alert, EventOptions, HeaderProperties, Payload, Pipeline, PrefixKey};
+use llmtap_cli::report::{self, Aggregates, Call, Page};
+
+use super::input::{Entries, Entry, DEFAULT_MAX_LINE_BYTES};
+use super::settings;
+
+/// Arguments of `llmtap report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Files of payloads (JSONL, a JSON array, or one JSON object), read in
+    /// order as one stream; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    inputs: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Skip any line or array entry longer than this, as `replay` does.
+    #[arg(
+        long,
+        env = "LLMTAP_MAX_LINE_BYTES",
+        value_name = "BYTES",
+        default_value_t = DEFAULT_MAX_LINE_BYTES
+    )]
+    max_line_bytes: usize,
+    /// TOML file of USD-per-token rates by model name or glob, over LiteLLM's: drives
+    /// cache_savings_usd, and prices calls LiteLLM left at 0.
+    #[arg(long, env = "LLMTAP_PRICING", value_name = "FILE")]
+    pricing: Option<PathBuf>,
+    /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess.
+    #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
+    prefix_key: Option<PrefixKey>,
+}
+
+/// Reads every input, writes the page; fails when no call could be read.
+pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
+    let pipeline = settings::observing(
+        Pipeline::new(EventOptions::default()),
+        args.pricing.as_deref(),
+        args.prefix_key.clone(),
+    )?;
+    let headers = HeaderProperties::default();
+    let mut aggregates = Aggregates::default();
+    let mut skipped = 0u64;
+    let mut alerts: Vec<[String; 4]> = Vec::new();
+    for path in &args.inputs {
+        let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+            Box::new(io::stdin().lock())
+        } else {
+            Box::new(File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?)
+        };
+        let mut entries = Entries::new(reader, args.max_line_bytes);
+        while let Some((_, entry)) = entries
+            .next_entry()
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        {
+            let Entry::Json(bytes) = entry else {
+                skipped += 1;
+                continue;
+            };
+            if bytes.is_empty() || bytes.trim_ascii() == b"null" {
+                skipped += 1;
+                continue;
+            }
+            let Ok(payload) = Payload::from_slice(bytes) else {
+                skipped += 1;
+                continue;
+            };
+            match pipeline.process(&payload, &headers) {
+                Ok(processed) => {
+                    aggregates.record(&Call::new(
+                        &payload,
+                        processed.usage,
+                        &processed.observation,
+                    ));
+                    alerts.extend(processed.alerts.iter().map(alert_row));
+                }
+                Err(_) => skipped += 1,
+            }
+        }
+    }
+    let calls = aggregates.totals().calls;
+    let inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let page = Page {
+        inputs: &inputs,
+        skipped,
+        alerts: Some(&alerts),
+    };
+    let html = report::render(&aggregates, &page);
+    std::fs::write(&args.output, html)
+        .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    eprintln!(
+        "llmtap report: {calls} calls, {skipped} payloads skipped, {} prefixes; wrote {}",
+        aggregates.prefix_count(),
+        args.output.display()
+    );
+    if calls == 0 {
+        eprintln!("llmtap report: no call could be read from the input");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An alert as a row of the page's table: when, what, where, and its line.
+/// Alerts are rare (each rule fires once until it re-arms, or once an hour),
+/// so keeping them all costs little.
+fn alert_row(alert: &Alert) -> [String; 4] {
+    let scope = match alert.prefix_id {
+        Some(id) => format!("{}/{} prefix {id}", alert.provider, alert.model),
+        None => format!("{}/{}", alert.provider, alert.model),
+    };
+    [
+        report::time(Some(alert.at.as_micros())),
+        alert.kind.to_string(),
+        scope,
+        alert.to_string(),
+    ]
+}
