@@ -65,13 +65,21 @@ fn a_deploy_breaks_the_cache_and_the_fix_restores_it() {
     let summary = String::from_utf8_lossy(&replay.stderr);
     assert!(replay.status.success(), "{summary}");
 
-    let events: Vec<Value> = replay
+    let (alerts, events): (Vec<Value>, Vec<Value>) = replay
         .stdout
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect();
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+        .partition(|e| e["event"] == "llmtap_cache_alert");
     assert_eq!(events.len() as u64, CALLS);
+    // The deploy gives every call a prefix of its own, so no prefix has the
+    // calls to show a drop: the model's rolling window does, once.
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!(alert["properties"]["kind"], "hit_ratio_drop");
+    assert_eq!(alert["distinct_id"], "claude-sonnet-4-5-20250929");
+    assert!(alert["properties"]["hit_ratio"].as_f64().unwrap() < 0.6);
+    assert!(summary.contains("1 cache alerts raised"), "{summary}");
     let phase = |p: Phase| -> Vec<&Value> {
         events
             .iter()

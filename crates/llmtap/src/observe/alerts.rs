@@ -303,15 +303,71 @@ impl Window {
     }
 }
 
-/// What one prefix's alerts remember: its window and where each rule stands.
+/// The `hit_ratio_drop` rule over one rolling window: kept per prefix, and
+/// per (provider, model), where a deploy that makes every prompt new (a
+/// timestamp in the system prompt) shows, though no single prefix has the
+/// calls to.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct PrefixAlerts {
-    pub(crate) window: Window,
-    /// `hit_ratio_drop` is armed: the ratio has been at or above the
-    /// threshold since it last fired.
+pub(crate) struct RatioWatch {
+    window: Window,
+    /// Armed: the ratio has been at or above the threshold since it last fired.
     armed: bool,
     /// The last rolling ratio at or above the threshold.
     last_good: Option<f64>,
+}
+
+impl RatioWatch {
+    /// Adds one call's counts at `now`; fires once when the ratio falls
+    /// below the threshold, with at least the minimum of calls in the window,
+    /// having been above it. With `raised` (the call's prefix raised the
+    /// drop already, as when a model's calls are that prefix's) it disarms
+    /// without a second alert.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's facts, passed as they are"
+    )]
+    fn push(
+        &mut self,
+        (read, input): (u64, u64),
+        now: i64,
+        prefix_id: Option<PrefixId>,
+        raised: bool,
+        rules: &AlertRules,
+        fires: &mut Vec<Fire>,
+    ) {
+        self.window.push(read, input, now, rules.hit_ratio_window);
+        let Some(ratio) = self.window.ratio() else {
+            return;
+        };
+        if ratio >= rules.hit_ratio_threshold {
+            self.armed = true;
+            self.last_good = Some(ratio);
+        } else if self.armed && usize::from(self.window.len) >= rules.hit_ratio_min_calls {
+            self.armed = false;
+            if raised {
+                return;
+            }
+            fires.push(Fire {
+                kind: AlertKind::HitRatioDrop,
+                prefix_id,
+                hit_ratio: Some(ratio),
+                previous_hit_ratio: self.last_good,
+                calls: u64::from(self.window.len),
+                window_seconds: self.window.span(),
+                at: now,
+            });
+        }
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        self.window.ratio()
+    }
+}
+
+/// What one prefix's alerts remember: its window and where each rule stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct PrefixAlerts {
+    ratio: RatioWatch,
     /// Silent misses in the current run, the run's first miss (µs), and
     /// whether the run has fired.
     silent_run: u32,
@@ -335,25 +391,8 @@ impl PrefixAlerts {
         rules: &AlertRules,
         fires: &mut Vec<Fire>,
     ) {
-        if let Some((read, input)) = read_input {
-            self.window.push(read, input, now, rules.hit_ratio_window);
-            if let Some(ratio) = self.window.ratio() {
-                if ratio >= rules.hit_ratio_threshold {
-                    self.armed = true;
-                    self.last_good = Some(ratio);
-                } else if self.armed && usize::from(self.window.len) >= rules.hit_ratio_min_calls {
-                    self.armed = false;
-                    fires.push(Fire {
-                        kind: AlertKind::HitRatioDrop,
-                        prefix_id: Some(id),
-                        hit_ratio: Some(ratio),
-                        previous_hit_ratio: self.last_good,
-                        calls: u64::from(self.window.len),
-                        window_seconds: self.window.span(),
-                        at: now,
-                    });
-                }
-            }
+        if let Some(counts) = read_input {
+            self.ratio.push(counts, now, Some(id), false, rules, fires);
         }
         if miss == Some(CacheMiss::Silent) {
             let ttl_us = i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX);
@@ -368,7 +407,7 @@ impl PrefixAlerts {
                 fires.push(Fire {
                     kind: AlertKind::SilentMisses,
                     prefix_id: Some(id),
-                    hit_ratio: self.window.ratio(),
+                    hit_ratio: self.ratio.ratio(),
                     previous_hit_ratio: None,
                     calls: u64::from(self.silent_run),
                     window_seconds: seconds(self.silent_since, now),
@@ -390,6 +429,11 @@ pub(crate) struct ModelFacts {
     pub(crate) inconsistent: bool,
     /// LiteLLM's cost is off the priced tokens.
     pub(crate) cost_mismatch: bool,
+    /// Cache read and input, when the call has a prefix and reports both.
+    pub(crate) read_input: Option<(u64, u64)>,
+    /// The call's prefix raised `hit_ratio_drop` (set by the state, which
+    /// runs the prefix's rules first).
+    pub(crate) prefix_dropped: bool,
 }
 
 impl ModelFacts {
@@ -401,10 +445,12 @@ impl ModelFacts {
 }
 
 /// What one (provider, model)'s alerts remember.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct ModelAlerts {
     /// The latest payload time seen (µs): the pair's clock.
     clock: i64,
+    /// `hit_ratio_drop` over the pair's calls with a prefix, whatever the prefix.
+    ratio: RatioWatch,
     /// Some call with a prefix reported a cache count.
     reported_cache: bool,
     /// Consecutive calls with a prefix and no cache count, since when, and
@@ -436,6 +482,10 @@ impl ModelAlerts {
     ) {
         self.clock = self.clock.max(at);
         let now = self.clock;
+        if let Some(counts) = f.read_input.filter(|_| f.has_prefix) {
+            let raised = f.prefix_dropped;
+            self.ratio.push(counts, now, None, raised, rules, fires);
+        }
         if f.has_prefix {
             if f.reports_cache {
                 self.reported_cache = true;
@@ -559,6 +609,51 @@ mod tests {
             call(&mut a, t, 0, &mut fires);
         }
         assert_eq!(kinds(&fires), [AlertKind::HitRatioDrop; 2]);
+    }
+
+    #[test]
+    fn a_model_whose_every_prompt_is_new_drops_once_unless_its_prefix_did() {
+        let rules = AlertRules::default();
+        let call = |m: &mut ModelAlerts,
+                    t: i64,
+                    read: u64,
+                    prefix_dropped: bool,
+                    fires: &mut Vec<Fire>| {
+            let f = ModelFacts {
+                has_prefix: true,
+                reports_cache: true,
+                read_input: Some((read, 1000)),
+                prefix_dropped,
+                ..ModelFacts::default()
+            };
+            m.update(&f, t * MIN, &rules, fires);
+        };
+        // A deploy gives every call a new prefix: no prefix has the calls to
+        // drop, the model's window does.
+        let mut m = ModelAlerts::new(0);
+        let mut fires = Vec::new();
+        for t in 0..20 {
+            call(&mut m, t, 900, false, &mut fires);
+        }
+        for t in 20..40 {
+            call(&mut m, t, 0, false, &mut fires);
+        }
+        assert_eq!(kinds(&fires), [AlertKind::HitRatioDrop]);
+        assert_eq!(
+            fires[0].prefix_id, None,
+            "the model's alert, not a prefix's"
+        );
+        assert_eq!(fires[0].at, 26 * MIN);
+        // When the call's prefix raised the drop, the model says nothing more.
+        let mut m = ModelAlerts::new(0);
+        let mut fires = Vec::new();
+        for t in 0..20 {
+            call(&mut m, t, 900, false, &mut fires);
+        }
+        for t in 20..40 {
+            call(&mut m, t, 0, t == 26, &mut fires);
+        }
+        assert!(fires.is_empty(), "{fires:?}");
     }
 
     #[test]

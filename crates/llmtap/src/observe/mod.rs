@@ -187,6 +187,8 @@ pub(crate) fn observe(
                 reports_cache: usage.cache_read.is_some() || usage.cache_write.is_some(),
                 inconsistent: !reconciled.is_empty(),
                 cost_mismatch: cost_mismatch(payload, usage, map, o.rules.cost_tolerance),
+                read_input: usage.cache_read.zip(usage.input),
+                prefix_dropped: false,
             };
             let scope = state::scope(payload.provider(), &payload.model);
             let call = Call {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use lru::LruCache;
 
-use super::alerts::{AlertRules, Fire, ModelAlerts, ModelFacts, PrefixAlerts};
+use super::alerts::{AlertKind, AlertRules, Fire, ModelAlerts, ModelFacts, PrefixAlerts};
 use super::prefix::PrefixId;
 use super::CacheMiss;
 
@@ -317,12 +317,16 @@ impl PrefixState {
             }
         });
         if let Some(at) = f.at.filter(|_| call.model.matters()) {
+            let model = ModelFacts {
+                prefix_dropped: fires.iter().any(|f| f.kind == AlertKind::HitRatioDrop),
+                ..call.model
+            };
             let models = &mut tables.models;
             match models.get_mut(&call.scope) {
-                Some(m) => m.update(&call.model, at, rules, fires),
+                Some(m) => m.update(&model, at, rules, fires),
                 None => {
                     let mut m = ModelAlerts::new(at);
-                    m.update(&call.model, at, rules, fires);
+                    m.update(&model, at, rules, fires);
                     models.put(call.scope, m);
                 }
             }
