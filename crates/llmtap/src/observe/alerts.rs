@@ -322,10 +322,6 @@ impl RatioWatch {
     /// having been above it. With `raised` (the call's prefix raised the
     /// drop already, as when a model's calls are that prefix's) it disarms
     /// without a second alert.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call's facts, passed as they are"
-    )]
     fn push(
         &mut self,
         (read, input): (u64, u64),
