@@ -6,6 +6,7 @@
 //! - `server`: `llmtap serve`'s HTTP side (axum): routes, metrics, the
 //!   re-send window. It composes the library's `Pipeline` and `Sink`; it
 //!   builds no events of its own.
+//! - `webhook`: `--alert-webhook`, cache alerts posted from a thread of its own.
 //!
 //! Everything else lives in the library crates: `llmtap` (payload → usage →
 //! event) and `llmtap-export` (delivery).
@@ -18,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod server;
+mod webhook;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -619,3 +619,42 @@ fn a_hit_ratio_drop_is_one_alert_event_among_the_lines_stable_across_runs() {
         stderr(&first)
     );
 }
+
+#[test]
+fn alerts_go_to_the_webhook_and_its_url_stays_out_of_the_output() {
+    let capture = support::CaptureServer::start();
+    let hook = format!("{}/batch/?token=hook-secret-42", capture.url());
+    let lines: String = (0..25)
+        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }) + "\n")
+        .collect();
+    let f = temp_file(&lines);
+    let out = llmtap(&[
+        "replay",
+        f.path().to_str().unwrap(),
+        "--alert-webhook",
+        &hook,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let texts: Vec<String> = capture
+        .requests()
+        .iter()
+        .filter_map(|r| r.body.as_ref()?.get("text")?.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].contains("hit_ratio_drop"), "{texts:?}");
+    let everything = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert!(!everything.contains("hook-secret-42"));
+
+    let bad = llmtap(&[
+        "replay",
+        f.path().to_str().unwrap(),
+        "--alert-webhook",
+        "ftp://x",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("http:// or https://"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -72,3 +72,51 @@ async fn a_hit_ratio_drop_reaches_posthog_metrics_and_the_log() {
     let log = sidecar.kill();
     assert!(log.contains("hit_ratio_drop"), "a warning per alert: {log}");
 }
+
+#[tokio::test]
+async fn alerts_reach_the_webhook_whose_url_stays_secret() {
+    let capture = CaptureServer::start();
+    // The capture server records any POST to /batch/; the query is the "token".
+    let hook = format!("{}/batch/?token=hook-secret-42", capture.url());
+    let sidecar = Sidecar::start(
+        &capture,
+        &["--flush-interval-ms", "50", "--alert-webhook", &hook],
+    );
+    let body: Vec<Value> = (0..25)
+        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }))
+        .collect();
+    let resp = reqwest::Client::new()
+        .post(sidecar.url("/litellm"))
+        .body(Value::from(body).to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let posted = |r: &[support::Recorded]| -> Vec<String> {
+        r.iter()
+            .filter_map(|r| r.body.as_ref()?.get("text")?.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        capture.wait_until(PATIENCE, |r| posted(r).len() == 2),
+        "the webhook got {:?}; serve said: {}",
+        capture
+            .requests()
+            .iter()
+            .map(|r| (r.path.clone(), r.status, r.body.clone()))
+            .collect::<Vec<_>>(),
+        sidecar.stderr()
+    );
+    let texts = posted(&capture.requests());
+    assert!(
+        texts[0].starts_with("llmtap cache alert hit_ratio_drop: "),
+        "{texts:?}"
+    );
+    assert!(texts[1].contains("silent_misses"), "{texts:?}");
+    let metrics = sidecar.metrics().await;
+    let (status, log) = sidecar.terminate();
+    assert!(status.is_some_and(|s| s.success()), "{log}");
+    for place in [&log, &metrics] {
+        assert!(!place.contains("hook-secret-42"), "the URL leaked: {place}");
+    }
+}

@@ -14,11 +14,12 @@ use llmtap::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::{
     EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, PrefixKey, Processed, Sink,
 };
-use llmtap_export::{CaptureClient, FullPolicy};
+use llmtap_export::{ApiKey, CaptureClient, FullPolicy};
 
 use super::input::{Entries, Entry, DEFAULT_MAX_LINE_BYTES};
 use super::settings;
 use super::summary::Summary;
+use crate::webhook::Webhook;
 
 /// Arguments of `llmtap replay`.
 #[derive(Debug, Args)]
@@ -62,6 +63,9 @@ pub struct ReplayArgs {
     /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess.
     #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
     prefix_key: Option<PrefixKey>,
+    /// POST each cache alert here as Slack-compatible {"text": …} JSON; a secret, never logged.
+    #[arg(long, env = "LLMTAP_ALERT_WEBHOOK", hide_env_values = true, value_parser = crate::webhook::url)]
+    alert_webhook: Option<ApiKey>,
     /// With --posthog: send request bodies uncompressed.
     #[arg(long, requires = "posthog")]
     no_gzip: bool,
@@ -74,6 +78,10 @@ pub struct ReplayArgs {
 /// so it waits for the exporter rather than drop.
 const QUEUE_WAIT: Duration = Duration::from_secs(60);
 
+/// How long the end of a replay waits for alerts still on their way to
+/// `--alert-webhook`.
+const WEBHOOK_WAIT: Duration = Duration::from_secs(10);
+
 /// Everything one payload needs besides its bytes.
 struct Replayer {
     sink: Arc<dyn Sink>,
@@ -81,6 +89,7 @@ struct Replayer {
     pipeline: Pipeline,
     summary: Summary,
     max_line_bytes: usize,
+    webhook: Option<Webhook>,
 }
 
 impl Replayer {
@@ -129,6 +138,9 @@ impl Replayer {
         // Alerts go where the calls go, right after the call that raised them.
         for alert in &alerts {
             self.summary.alerts += 1;
+            if let Some(hook) = &self.webhook {
+                hook.send(alert);
+            }
             if let Err(e) = self.sink.capture(alert.to_event()) {
                 self.summary
                     .skip(location, format_args!("{} alert: {e}", alert.kind));
@@ -177,6 +189,10 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         )?,
         summary: Summary::default(),
         max_line_bytes: args.max_line_bytes,
+        webhook: match args.alert_webhook.clone() {
+            Some(url) => Some(Webhook::start(url).map_err(|e| format!("--alert-webhook: {e}"))?),
+            None => None,
+        },
     };
 
     let (reader, size): (Box<dyn Read>, _) = if args.input.as_os_str() == "-" {
@@ -223,6 +239,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
             None
         }
     };
+    if let Some(hook) = &replayer.webhook {
+        hook.close(WEBHOOK_WAIT);
+    }
     if let Some(progress) = progress {
         progress.bar.finish_and_clear();
     }

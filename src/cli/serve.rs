@@ -21,6 +21,7 @@ use super::settings::{self, declare_settings, Property};
 use crate::server::{
     self, AppState, AuthToken, BodyLimits, ConnectionLimits, Metrics, RecentEvents,
 };
+use crate::webhook::Webhook;
 
 /// Loopback only: exposing the receiver takes a token or `--insecure`.
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4319));
@@ -116,6 +117,11 @@ declare_settings! {
         #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
         #[serde(deserialize_with = "settings::prefix_key_from_file")]
         prefix_key: PrefixKey,
+        /// POST each cache alert here as Slack-compatible {"text": …} JSON (never blocks the
+        /// pipeline); the URL is a secret and is never logged
+        #[arg(long, env = "LLMTAP_ALERT_WEBHOOK", hide_env_values = true, value_parser = crate::webhook::url)]
+        #[serde(deserialize_with = "crate::webhook::url_from_file")]
+        alert_webhook: ApiKey,
         /// Retry-After seconds sent with 503 when the queue is full
         #[arg(long, value_name = "SECS")]
         retry_after_secs: u64 = 5,
@@ -226,6 +232,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         )?,
         metrics: Metrics::new(s.max_model_series),
         metrics_need_token: server::is_exposed(&s.listen) && !s.public_metrics,
+        webhook: match s.alert_webhook.clone() {
+            Some(url) => Some(Webhook::start(url).map_err(|e| format!("--alert-webhook: {e}"))?),
+            None => None,
+        },
         auth_token: s.auth_token,
         retry_after_secs: s.retry_after_secs,
         recent: RecentEvents::new(s.dedup_window),
@@ -262,6 +272,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     // pending or was dropped; the counts tell which.
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     let flushed = state.sink.shutdown(left).await;
+    if let Some(hook) = &state.webhook {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::task::block_in_place(|| hook.close(left));
+    }
     let d = state.sink.delivery();
     let left_over = if state.spooled {
         "stay spooled"

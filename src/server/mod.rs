@@ -59,6 +59,8 @@ pub struct AppState {
     pub recent: RecentEvents,
     /// Limits on each request's body.
     pub limits: BodyLimits,
+    /// Where cache alerts are posted, with `--alert-webhook`.
+    pub webhook: Option<crate::webhook::Webhook>,
 }
 
 /// What one request may make the server read, decode and parse.

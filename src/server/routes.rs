@@ -158,6 +158,9 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
                         "{alert}"
                     );
                     state.metrics.alert(alert.kind);
+                    if let Some(hook) = &state.webhook {
+                        hook.send(&alert);
+                    }
                     alerts.push(alert);
                 }
                 ready.push((
