@@ -3,8 +3,9 @@
 //! the figures in the rendered page must be those `llmtap replay`'s summary
 //! prints for the same input.
 //!
-//! Needs `chromium` (`bash tests/report/setup.sh` installs it; `.ci/run`
-//! does). Without it the test fails, unless `LLMTAP_SKIP_CHROMIUM=1`.
+//! Needs `chromium`: when it is missing the test runs `tests/report/setup.sh`
+//! (apt-get install chromium), as `.ci/run` does; `LLMTAP_SKIP_CHROMIUM=1`
+//! skips it instead.
 //! `LLMTAP_CHROMIUM` names another binary.
 
 use std::path::{Path, PathBuf};
@@ -80,8 +81,19 @@ fn summary_row<'a>(summary: &'a str, start: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_rendered_report_shows_the_summarys_figures() {
+    let skip = std::env::var("LLMTAP_SKIP_CHROMIUM").as_deref() == Ok("1");
+    if chromium().is_none() && !skip {
+        // As the real-LiteLLM test installs its venv: `cargo test` works on a
+        // fresh machine. A no-op once Chromium is there.
+        let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/report/setup.sh");
+        let status = Command::new("bash").arg(setup).status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "{setup} failed: {status:?}"
+        );
+    }
     let Some(chromium) = chromium() else {
-        if std::env::var("LLMTAP_SKIP_CHROMIUM").as_deref() == Ok("1") {
+        if skip {
             eprintln!("skipped: no chromium, and LLMTAP_SKIP_CHROMIUM=1");
             return;
         }

@@ -137,6 +137,7 @@ impl Replayer {
         }
         // Alerts go where the calls go, right after the call that raised them.
         for alert in &alerts {
+            tracing::warn!(kind = %alert.kind, "{alert}");
             self.summary.alerts += 1;
             if let Some(hook) = &self.webhook {
                 hook.send(alert);
