@@ -341,6 +341,35 @@ async fn metrics_count_tokens_per_provider_and_model_from_normalized_usage() {
     // The plain Anthropic call reports neither read nor write: nothing was cached.
     let uncached = r#"{provider="anthropic",model="claude-haiku-4-5-20251001",kind="uncached"}"#;
     assert_eq!(value(format!("llmtap_cache_misses_total{uncached}")), 1.0);
+    // Per prefix: calls, and sum(read) / sum(input) over the calls reporting both,
+    // as the events themselves tell it.
+    let events = events(&capture);
+    let mut by_prefix: std::collections::BTreeMap<&str, (u64, u64, u64)> = Default::default();
+    for e in &events {
+        let p = &e["properties"];
+        let Some(id) = p["cache_prefix_id"].as_str() else {
+            continue;
+        };
+        let row = by_prefix.entry(id).or_default();
+        row.0 += 1;
+        if let (Some(read), Some(input)) = (
+            p["$ai_cache_read_input_tokens"].as_u64(),
+            p["$ai_input_tokens"].as_u64(),
+        ) {
+            row.1 += read;
+            row.2 += input;
+        }
+    }
+    assert!(!by_prefix.is_empty());
+    for (id, (calls, read, input)) in by_prefix {
+        let labels = format!("{{prefix=\"{id}\"}}");
+        assert_eq!(value(format!("llmtap_prefix_calls{labels}")), calls as f64);
+        let ratio = value(format!("llmtap_prefix_cache_hit_ratio{labels}"));
+        assert!(
+            (ratio - read as f64 / input as f64).abs() < 1e-12,
+            "{id}: {ratio}"
+        );
+    }
     assert_eq!(
         reqwest::get(sidecar.url("/healthz"))
             .await

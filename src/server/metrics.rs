@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
 
@@ -45,6 +45,26 @@ struct AlertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PrefixLabels {
+    prefix: String,
+}
+
+/// Prefixes whose hit ratio `/metrics` shows: the busiest, so a scrape stays
+/// small whatever the number of prompts.
+pub const TOP_PREFIXES: usize = 20;
+/// Prefixes counted to find the busiest; when full, a new one takes the
+/// place of the one with the fewest calls.
+const TRACKED_PREFIXES: usize = 1000;
+
+/// Σ read, Σ input (over calls reporting both) and calls of one prefix.
+#[derive(Debug, Clone, Copy, Default)]
+struct PrefixCounts {
+    read: u64,
+    input: u64,
+    calls: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -71,6 +91,10 @@ pub struct Metrics {
     /// A gauge: savings are negative when cache writes did not pay back.
     savings: Family<ModelLabels, Gauge<f64, AtomicU64>>,
     misses: Family<MissLabels, Counter>,
+    /// Rewritten at each scrape from `prefixes`: the busiest ones only.
+    prefix_hit_ratio: Family<PrefixLabels, Gauge<f64, AtomicU64>>,
+    prefix_calls: Family<PrefixLabels, Gauge>,
+    prefixes: Mutex<HashMap<String, PrefixCounts>>,
     /// Label values are the alert kinds: a fixed, small set.
     alerts: Family<AlertLabels, Counter>,
     received: Counter,
@@ -138,6 +162,18 @@ impl Metrics {
             "cache_savings_usd",
             "USD the prompt cache saved (negative when writes did not pay back), summed",
             savings.clone(),
+        );
+        let prefix_hit_ratio = Family::<PrefixLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "prefix_cache_hit_ratio",
+            "Cache read / input of the busiest prefixes (by calls), over their calls reporting both",
+            prefix_hit_ratio.clone(),
+        );
+        let prefix_calls = Family::<PrefixLabels, Gauge>::default();
+        registry.register(
+            "prefix_calls",
+            "Calls of the busiest prefixes since they were first tracked",
+            prefix_calls.clone(),
         );
         let misses = Family::<MissLabels, Counter>::default();
         registry.register(
@@ -207,6 +243,9 @@ impl Metrics {
             cost,
             savings,
             misses,
+            prefix_hit_ratio,
+            prefix_calls,
+            prefixes: Mutex::new(HashMap::new()),
             alerts,
             received,
             accepted,
@@ -285,6 +324,9 @@ impl Metrics {
         if let Some(saved) = cache.savings_usd {
             self.savings.get_or_create(&labels).inc_by(saved);
         }
+        if let Some(id) = cache.prefix_id {
+            self.count_prefix(id.to_string(), usage);
+        }
         if let Some(miss) = cache.miss {
             let ModelLabels { provider, model } = labels;
             self.misses
@@ -294,6 +336,48 @@ impl Metrics {
                     kind: miss.as_str(),
                 })
                 .inc();
+        }
+    }
+
+    /// Counts a call of prefix `id`, making room by forgetting the least
+    /// busy prefix when [`TRACKED_PREFIXES`] are tracked.
+    fn count_prefix(&self, id: String, usage: &Usage) {
+        let mut prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
+        if !prefixes.contains_key(&id) && prefixes.len() >= TRACKED_PREFIXES {
+            let quietest = prefixes
+                .iter()
+                .min_by_key(|(_, c)| c.calls)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = quietest {
+                prefixes.remove(&k);
+            }
+        }
+        let counts = prefixes.entry(id).or_default();
+        counts.calls += 1;
+        if let (Some(read), Some(input)) = (usage.cache_read, usage.input) {
+            counts.read += read;
+            counts.input += input;
+        }
+    }
+
+    /// Replaces the per-prefix series with those of the busiest prefixes.
+    fn render_prefixes(&self) {
+        let prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut top: Vec<(&String, &PrefixCounts)> = prefixes.iter().collect();
+        top.sort_unstable_by(|a, b| b.1.calls.cmp(&a.1.calls).then(a.0.cmp(b.0)));
+        top.truncate(TOP_PREFIXES);
+        self.prefix_hit_ratio.clear();
+        self.prefix_calls.clear();
+        for (id, counts) in top {
+            let labels = PrefixLabels { prefix: id.clone() };
+            self.prefix_calls
+                .get_or_create(&labels)
+                .set(i64::try_from(counts.calls).unwrap_or(i64::MAX));
+            if counts.input > 0 {
+                self.prefix_hit_ratio
+                    .get_or_create(&labels)
+                    .set(counts.read as f64 / counts.input as f64);
+            }
         }
     }
 
@@ -334,6 +418,7 @@ impl Metrics {
         }
         self.queue_len
             .set(i64::try_from(delivery.pending).unwrap_or(i64::MAX));
+        self.render_prefixes();
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
@@ -346,5 +431,34 @@ fn catch_up(counter: &Counter, total: u64) {
     let seen = counter.get();
     if total > seen {
         counter.inc_by(total - seen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_busiest_prefixes_are_tracked_and_shown() {
+        let metrics = Metrics::default();
+        let mut usage = Usage::default();
+        usage.input = Some(100);
+        usage.cache_read = Some(50);
+        // One busy prefix, then more distinct ones than are tracked.
+        for _ in 0..5 {
+            metrics.count_prefix("busy".into(), &usage);
+        }
+        for i in 0..3 * TRACKED_PREFIXES {
+            metrics.count_prefix(format!("p{i}"), &usage);
+        }
+        assert!(metrics.prefixes.lock().unwrap().len() <= TRACKED_PREFIXES);
+        let text = metrics.render(&Delivery::default());
+        let shown = text
+            .lines()
+            .filter(|l| l.starts_with("llmtap_prefix_calls{"))
+            .count();
+        assert_eq!(shown, TOP_PREFIXES);
+        assert!(text.contains("llmtap_prefix_calls{prefix=\"busy\"} 5"), "{text}");
+        assert!(text.contains("llmtap_prefix_cache_hit_ratio{prefix=\"busy\"} 0.5"));
     }
 }
