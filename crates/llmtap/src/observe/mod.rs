@@ -224,18 +224,14 @@ pub(crate) fn observe(
     (observation, alerts)
 }
 
-/// Above this input, a model map may price by a tier (`*_above_128k_tokens`,
-/// `*_above_200k_tokens`) that the plain per-token rates do not cover; 128k is
-/// the lowest such threshold in LiteLLM's map.
-const TIERED_INPUT_TOKENS: u64 = 128_000;
-
 /// Whether LiteLLM's `response_cost` differs by more than `tolerance` (a
 /// fraction) from the call's tokens at the payload's own model-map rates.
 ///
 /// Only calls the plain rates price completely are judged: none with web
 /// searches (priced per request), a served tier other than the standard one
 /// (priority, flex and batch have their own rates), audio or image tokens
-/// (their own rates), or an input large enough to be priced by a tier. A
+/// (their own rates), or an input above the map's own tier bound
+/// (`input_cost_per_token_above_200k_tokens` and the like). A
 /// pricing file is not used: the question is whether LiteLLM's cost agrees
 /// with LiteLLM's rates.
 fn cost_mismatch(payload: &Payload, usage: &Usage, map: Option<Rates>, tolerance: f64) -> bool {
@@ -248,7 +244,10 @@ fn cost_mismatch(payload: &Payload, usage: &Usage, map: Option<Rates>, tolerance
         || nonzero(usage.image_input)
         || nonzero(usage.audio_output)
         || nonzero(usage.image_output)
-        || usage.input.unwrap_or(0) > TIERED_INPUT_TOKENS
+        || payload
+            .model_prices()
+            .and_then(|p| p.tiered_above_tokens())
+            .is_some_and(|bound| usage.input.unwrap_or(0) > bound)
         || usage::service_tier(payload)
             .is_some_and(|t| !matches!(t, "standard" | "default" | "auto"))
     {

@@ -47,6 +47,34 @@ pub struct ModelPrices {
     /// The shortest prompt the provider caches at all.
     #[serde(deserialize_with = "number::count_or_none")]
     pub prompt_cache_min_tokens: Option<u64>,
+    #[serde(
+        rename = "input_cost_per_token_above_128k_tokens",
+        deserialize_with = "number::amount_or_none"
+    )]
+    above_128k: Option<Amount>,
+    #[serde(
+        rename = "input_cost_per_token_above_200k_tokens",
+        deserialize_with = "number::amount_or_none"
+    )]
+    above_200k: Option<Amount>,
+    /// Present (not `null`) on models priced by tiers of their own bounds.
+    tiered_pricing: Option<IgnoredAny>,
+}
+
+impl ModelPrices {
+    /// The input size above which the plain rates stop pricing a call (the
+    /// map has `input_cost_per_token_above_128k_tokens`, `…_above_200k_tokens`,
+    /// or any `tiered_pricing`, which counts from 0): the lowest such bound.
+    pub fn tiered_above_tokens(&self) -> Option<u64> {
+        if self.tiered_pricing.is_some() {
+            return Some(0);
+        }
+        match (self.above_128k, self.above_200k) {
+            (Some(_), _) => Some(128_000),
+            (None, Some(_)) => Some(200_000),
+            (None, None) => None,
+        }
+    }
 }
 
 /// An object parsed as `T`; anything else (`null`, a string some dumper
@@ -95,6 +123,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tier_bounds_come_from_the_map_itself() {
+        let bound = |json: &str| {
+            serde_json::from_str::<ModelPrices>(json)
+                .unwrap()
+                .tiered_above_tokens()
+        };
+        assert_eq!(bound(r#"{"input_cost_per_token": 3e-06}"#), None);
+        assert_eq!(
+            bound(r#"{"input_cost_per_token_above_200k_tokens": 6e-06, "tiered_pricing": null}"#),
+            Some(200_000)
+        );
+        assert_eq!(
+            bound(
+                r#"{"input_cost_per_token_above_128k_tokens": 2e-06, "input_cost_per_token_above_200k_tokens": 4e-06}"#
+            ),
+            Some(128_000)
+        );
+        assert_eq!(
+            bound(r#"{"tiered_pricing": [{"range": [0, 1000]}]}"#),
+            Some(0)
+        );
+    }
 
     #[test]
     fn rates_are_read_and_the_rest_skipped() {
