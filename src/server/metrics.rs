@@ -458,7 +458,10 @@ mod tests {
             .filter(|l| l.starts_with("llmtap_prefix_calls{"))
             .count();
         assert_eq!(shown, TOP_PREFIXES);
-        assert!(text.contains("llmtap_prefix_calls{prefix=\"busy\"} 5"), "{text}");
+        assert!(
+            text.contains("llmtap_prefix_calls{prefix=\"busy\"} 5"),
+            "{text}"
+        );
         assert!(text.contains("llmtap_prefix_cache_hit_ratio{prefix=\"busy\"} 0.5"));
     }
 }
