@@ -120,3 +120,34 @@ async fn alerts_reach_the_webhook_whose_url_stays_secret() {
         assert!(!place.contains("hook-secret-42"), "the URL leaked: {place}");
     }
 }
+
+#[tokio::test]
+async fn a_resent_miss_is_dropped_before_the_cache_state_judges_it_again() {
+    let capture = CaptureServer::start();
+    let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
+    let post = |body: String| {
+        let url = sidecar.url("/litellm");
+        async move {
+            let resp = reqwest::Client::new().post(url).body(body).send().await;
+            assert_eq!(resp.expect("request").status(), 200);
+        }
+    };
+    // One call writes the prefix; the next, a minute later, reads nothing:
+    // one silent miss. LiteLLM 1.106 re-sends its queue when a POST is slow:
+    // the second call four more times. Judged each time, that would be five
+    // silent misses and a `silent_misses` alert.
+    post(Value::from(vec![anthropic_call(0, 0)]).to_string()).await;
+    let resent = Value::from(vec![anthropic_call(1, 0)]).to_string();
+    for _ in 0..5 {
+        post(resent.clone()).await;
+    }
+    let dups = "llmtap_payloads_rejected_total{reason=\"duplicate\"} 4";
+    let metrics = sidecar.metrics_with(dups).await;
+    assert!(metrics.contains(dups), "{metrics}");
+    let silent = r#"llmtap_cache_misses_total{provider="anthropic",model="claude-sonnet-4-5-20250929",kind="silent"} 1"#;
+    assert!(metrics.contains(silent), "{metrics}");
+    assert!(
+        !metrics.contains("llmtap_cache_alerts_total{kind=\"silent_misses\"}"),
+        "re-sends were judged again: {metrics}"
+    );
+}

@@ -124,21 +124,29 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         }
         rejected += 1;
     };
-    let mut ready = Vec::with_capacity(entries.len());
-    let mut alerts: Vec<Alert> = Vec::new();
+    let mut parsed = Vec::with_capacity(entries.len());
     for entry in &entries {
         state.metrics.received();
         if entry.is_null() {
             reject(&entry.location, "null_entry", &"null entry");
             continue;
         }
-        let payload = match entry.parse() {
-            Ok(p) => p,
-            Err(e) => {
-                reject(&entry.location, "invalid_payload", &e);
-                continue;
-            }
-        };
+        match entry.parse() {
+            Ok(payload) => parsed.push((entry, payload)),
+            Err(e) => reject(&entry.location, "invalid_payload", &e),
+        }
+    }
+    // LiteLLM's re-sends are dropped before the pipeline sees them: judged
+    // twice, a miss would come back `silent` and skew the prefix's window.
+    // (Checked again at capture, for a concurrent request with the same
+    // payloads.)
+    let (parsed, mut duplicates) = state
+        .recent
+        .lock()
+        .fresh(parsed, |(_, payload)| llmtap::event_uuid(payload));
+    let mut ready = Vec::with_capacity(parsed.len());
+    let mut alerts: Vec<Alert> = Vec::new();
+    for (entry, payload) in parsed {
         match state.pipeline.process(&payload, &caller) {
             Ok(Processed {
                 event,
@@ -181,7 +189,8 @@ fn ingest(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
     // All or nothing: LiteLLM does not retry, so refusing loudly beats
     // accepting and then dropping part of the request.
     let mut recent = state.recent.lock();
-    let (ready, duplicates) = recent.fresh(ready, |(event, _)| event.uuid);
+    let (ready, raced) = recent.fresh(ready, |(event, _)| event.uuid);
+    duplicates += raced;
     for _ in 0..duplicates {
         state.metrics.rejected("duplicate");
     }

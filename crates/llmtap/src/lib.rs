@@ -70,7 +70,8 @@ mod usage;
 pub use callback::{CallContext, Callback, CallbackError, CallbackRegistry, PostHogCallback};
 /// PostHog events, their options, and PostHog's property names.
 pub use event::{
-    props, Content, Event, EventError, EventOptions, ProtectedProperties, DEFAULT_MAX_EVENT_BYTES,
+    event_uuid, props, Content, Event, EventError, EventOptions, ProtectedProperties,
+    DEFAULT_MAX_EVENT_BYTES,
 };
 /// Header-passed properties.
 pub use headers::{HeaderKind, HeaderProperties, HeaderProperty, TraceParent};

@@ -25,10 +25,7 @@ pub(crate) fn project(
     options: &EventOptions,
 ) -> Result<Event, EventError> {
     let kind = payload.kind();
-    let name = match kind {
-        CallKind::Embedding => props::AI_EMBEDDING,
-        CallKind::Generation => props::AI_GENERATION,
-    };
+    let name = event_name(kind);
     let uuid = identity::event_uuid(payload, name);
     let trace_id = identity::trace_id(payload, headers, &uuid);
 
@@ -230,4 +227,19 @@ fn has_content(v: &Value) -> bool {
 
 fn non_negative(seconds: f64) -> f64 {
     seconds.max(0.0)
+}
+
+/// `$ai_generation` or `$ai_embedding`.
+fn event_name(kind: CallKind) -> &'static str {
+    match kind {
+        CallKind::Embedding => props::AI_EMBEDDING,
+        CallKind::Generation => props::AI_GENERATION,
+    }
+}
+
+/// The `uuid` the event of `payload` gets, without building the event: for
+/// a receiver that drops re-sent payloads before they reach the per-prefix
+/// cache state (a re-sent miss would be judged again, now `silent`).
+pub fn event_uuid(payload: &Payload) -> uuid::Uuid {
+    identity::event_uuid(payload, event_name(payload.kind()))
 }

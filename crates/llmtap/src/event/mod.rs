@@ -18,6 +18,7 @@ mod options;
 pub mod props;
 mod redact;
 
+pub use build::event_uuid;
 pub(crate) use build::project;
 pub use model::{Content, Event, EventError};
 pub use options::{EventOptions, ProtectedProperties};
