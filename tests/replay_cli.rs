@@ -548,26 +548,8 @@ fn stderr_has_no_colour_codes_when_it_is_not_a_terminal() {
     assert!(!err.contains("\x1b["), "no ANSI escape in {err:?}");
 }
 
-/// The shared Anthropic fixture as call `n`, `n` minutes later, reading
-/// `read` of its 23 427 input tokens from the cache (unpriced, so only the
-/// cache rules can fire).
 fn anthropic_call(n: u64, read: u64) -> String {
-    let path =
-        support::fixtures::project_file("litellm-1.106", "anthropic_cache_read_and_write_split");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let start = v["startTime"].as_f64().unwrap() + 60.0 * n as f64;
-    v["startTime"] = start.into();
-    v["endTime"] = (start + 2.0).into();
-    v["litellm_call_id"] = format!("call-{n}").into();
-    v["response_cost"] = 0.0.into();
-    for usage in ["/metadata/usage_object", "/response/usage"] {
-        if let Some(u) = v.pointer_mut(usage).filter(|u| u.is_object()) {
-            u["prompt_tokens_details"]["cached_tokens"] = read.into();
-            u["prompt_tokens_details"]["text_tokens"] = (23427 - 5424 - read).into();
-            u["cache_read_input_tokens"] = read.into();
-        }
-    }
-    v.to_string()
+    support::anthropic_call(n, read).to_string()
 }
 
 #[test]

@@ -4,26 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{CaptureServer, Sidecar, PATIENCE};
-
-/// The Anthropic fixture as call `n`, `n` minutes later, reading `read` of its
-/// 23 427 input tokens from the cache (unpriced, so only cache rules fire).
-fn anthropic_call(n: u64, read: u64) -> Value {
-    let mut v = support::fixture_json("litellm-1.106", "anthropic_cache_read_and_write_split");
-    let start = v["startTime"].as_f64().unwrap() + 60.0 * n as f64;
-    v["startTime"] = start.into();
-    v["endTime"] = (start + 2.0).into();
-    v["litellm_call_id"] = format!("call-{n}").into();
-    v["response_cost"] = 0.0.into();
-    for usage in ["/metadata/usage_object", "/response/usage"] {
-        if let Some(u) = v.pointer_mut(usage).filter(|u| u.is_object()) {
-            u["prompt_tokens_details"]["cached_tokens"] = read.into();
-            u["prompt_tokens_details"]["text_tokens"] = (23427 - 5424 - read).into();
-            u["cache_read_input_tokens"] = read.into();
-        }
-    }
-    v
-}
+use support::{anthropic_call, CaptureServer, Sidecar, PATIENCE};
 
 #[tokio::test]
 async fn a_hit_ratio_drop_reaches_posthog_metrics_and_the_log() {

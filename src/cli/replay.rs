@@ -11,12 +11,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use llmtap::EntryLocation;
 use llmtap::DEFAULT_MAX_EVENT_BYTES;
-use llmtap::{
-    EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, PrefixKey, Processed, Sink,
-};
+use llmtap::{EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, Processed, Sink};
 use llmtap_export::{ApiKey, CaptureClient, FullPolicy};
 
-use super::input::{Entries, Entry, DEFAULT_MAX_LINE_BYTES};
+use super::input::{Entries, Entry};
 use super::settings;
 use super::summary::Summary;
 use crate::webhook::Webhook;
@@ -35,16 +33,10 @@ pub struct ReplayArgs {
     /// Truncate content so each event stays under this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVENT_BYTES)]
     max_event_bytes: usize,
-    /// Skip, and report, any line or array entry longer than this (64 MiB by
-    /// default), so one runaway line cannot take the machine's memory: it is
-    /// never held whole.
-    #[arg(
-        long,
-        env = "LLMTAP_MAX_LINE_BYTES",
-        value_name = "BYTES",
-        default_value_t = DEFAULT_MAX_LINE_BYTES
-    )]
-    max_line_bytes: usize,
+    #[command(flatten)]
+    input_args: settings::InputArgs,
+    #[command(flatten)]
+    cache: settings::CacheArgs,
     /// A request header applied to every payload, as `Name: value`
     /// (`x-posthog-property-<key>`, `x-posthog-flag-<key>`, `traceparent`). Repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE")]
@@ -56,13 +48,6 @@ pub struct ReplayArgs {
     /// JSONL; exits 0 only when every event was delivered.
     #[arg(long, conflicts_with = "output")]
     posthog: bool,
-    /// TOML file of USD-per-token rates by model name or glob, over LiteLLM's: drives
-    /// cache_savings_usd, and prices calls LiteLLM left at 0.
-    #[arg(long, env = "LLMTAP_PRICING", value_name = "FILE")]
-    pricing: Option<PathBuf>,
-    /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess.
-    #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
-    prefix_key: Option<PrefixKey>,
     /// POST each cache alert here as Slack-compatible {"text": …} JSON; a secret, never logged.
     #[arg(long, env = "LLMTAP_ALERT_WEBHOOK", hide_env_values = true, value_parser = crate::webhook::url)]
     alert_webhook: Option<ApiKey>,
@@ -183,13 +168,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     let mut replayer = Replayer {
         sink: Arc::clone(&sink),
         headers,
-        pipeline: settings::observing(
-            Pipeline::new(options),
-            args.pricing.as_deref(),
-            args.prefix_key.clone(),
-        )?,
+        pipeline: args.cache.apply(Pipeline::new(options))?,
         summary: Summary::default(),
-        max_line_bytes: args.max_line_bytes,
+        max_line_bytes: args.input_args.max_line_bytes,
         webhook: match args.alert_webhook.clone() {
             Some(url) => Some(Webhook::start(url).map_err(|e| format!("--alert-webhook: {e}"))?),
             None => None,
@@ -211,7 +192,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     // Events written to the terminal would scroll the bar away.
     let events_on_terminal = !args.posthog && args.output.is_none() && io::stdout().is_terminal();
     let mut progress = Progress::start(size).filter(|_| !events_on_terminal);
-    let mut entries = Entries::new(reader, args.max_line_bytes);
+    let mut entries = Entries::new(reader, args.input_args.max_line_bytes);
     // A read error ends the input, not the run: what was read still goes out.
     let read = loop {
         match entries.next_entry() {

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use llmtap::{Alert, EventOptions, HeaderProperties, Payload, Pipeline, PrefixKey};
+use llmtap::{Alert, EventOptions, HeaderProperties, Payload, Pipeline};
 use llmtap_cli::report::{self, Aggregates, Call, Page};
 
-use super::input::{Entries, Entry, DEFAULT_MAX_LINE_BYTES};
+use super::input::{Entries, Entry};
 use super::settings;
 
 /// Arguments of `llmtap report`.
@@ -27,30 +27,15 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
-    /// Skip any line or array entry longer than this, as `replay` does.
-    #[arg(
-        long,
-        env = "LLMTAP_MAX_LINE_BYTES",
-        value_name = "BYTES",
-        default_value_t = DEFAULT_MAX_LINE_BYTES
-    )]
-    max_line_bytes: usize,
-    /// TOML file of USD-per-token rates by model name or glob, over LiteLLM's: drives
-    /// cache_savings_usd, and prices calls LiteLLM left at 0.
-    #[arg(long, env = "LLMTAP_PRICING", value_name = "FILE")]
-    pricing: Option<PathBuf>,
-    /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess.
-    #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = settings::prefix_key)]
-    prefix_key: Option<PrefixKey>,
+    #[command(flatten)]
+    input_args: settings::InputArgs,
+    #[command(flatten)]
+    cache: settings::CacheArgs,
 }
 
 /// Reads every input, writes the page; fails when no call could be read.
 pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
-    let pipeline = settings::observing(
-        Pipeline::new(EventOptions::default()),
-        args.pricing.as_deref(),
-        args.prefix_key.clone(),
-    )?;
+    let pipeline = args.cache.apply(Pipeline::new(EventOptions::default()))?;
     let headers = HeaderProperties::default();
     let mut aggregates = Aggregates::default();
     let mut skipped = 0u64;
@@ -61,7 +46,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         } else {
             Box::new(File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?)
         };
-        let mut entries = Entries::new(reader, args.max_line_bytes);
+        let mut entries = Entries::new(reader, args.input_args.max_line_bytes);
         while let Some((_, entry)) = entries
             .next_entry()
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?

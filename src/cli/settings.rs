@@ -31,6 +31,8 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::str::FromStr;
 
+use std::path::PathBuf;
+
 use llmtap::{Pipeline, PrefixKey, Pricing};
 use llmtap_export::ApiKey;
 use serde::de::DeserializeOwned;
@@ -245,4 +247,39 @@ pub fn observing(
         pipeline = pipeline.prefix_key(key);
     }
     Ok(pipeline)
+}
+
+/// The cache flags of the commands that read payload files (`replay`,
+/// `report`); `serve` declares the same settings in its own list, so its
+/// config file takes them too.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// TOML file of USD-per-token rates by model name or glob, over LiteLLM's: drives
+    /// cache_savings_usd, and prices calls LiteLLM left at 0.
+    #[arg(long, env = "LLMTAP_PRICING", value_name = "FILE")]
+    pub pricing: Option<PathBuf>,
+    /// Makes cache_prefix_id an HMAC under this key, for prompts short enough to guess.
+    #[arg(long, env = "LLMTAP_PREFIX_KEY", hide_env_values = true, value_parser = prefix_key)]
+    pub prefix_key: Option<PrefixKey>,
+}
+
+impl CacheArgs {
+    /// `pipeline` with these settings; see [`observing`].
+    pub fn apply(&self, pipeline: Pipeline) -> Result<Pipeline, String> {
+        observing(pipeline, self.pricing.as_deref(), self.prefix_key.clone())
+    }
+}
+
+/// How the commands that read payload files read them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Skip, and report, any line or array entry longer than this, so one runaway line
+    /// cannot take the machine's memory: it is never held whole.
+    #[arg(
+        long,
+        env = "LLMTAP_MAX_LINE_BYTES",
+        value_name = "BYTES",
+        default_value_t = super::input::DEFAULT_MAX_LINE_BYTES
+    )]
+    pub max_line_bytes: usize,
 }
