@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
 
-use llmtap::{AlertKind, Delivery, DropReason, Observation, Usage};
+use llmtap::{AlertKind, Delivery, DropReason, Observation, PrefixId, Usage};
 
 use super::clip;
 
@@ -94,7 +94,7 @@ pub struct Metrics {
     /// Rewritten at each scrape from `prefixes`: the busiest ones only.
     prefix_hit_ratio: Family<PrefixLabels, Gauge<f64, AtomicU64>>,
     prefix_calls: Family<PrefixLabels, Gauge>,
-    prefixes: Mutex<HashMap<String, PrefixCounts>>,
+    prefixes: Mutex<HashMap<PrefixId, PrefixCounts>>,
     /// Label values are the alert kinds: a fixed, small set.
     alerts: Family<AlertLabels, Counter>,
     received: Counter,
@@ -325,7 +325,7 @@ impl Metrics {
             self.savings.get_or_create(&labels).inc_by(saved);
         }
         if let Some(id) = cache.prefix_id {
-            self.count_prefix(id.to_string(), usage);
+            self.count_prefix(id, usage);
         }
         if let Some(miss) = cache.miss {
             let ModelLabels { provider, model } = labels;
@@ -341,13 +341,13 @@ impl Metrics {
 
     /// Counts a call of prefix `id`, making room by forgetting the least
     /// busy prefix when [`TRACKED_PREFIXES`] are tracked.
-    fn count_prefix(&self, id: String, usage: &Usage) {
+    fn count_prefix(&self, id: PrefixId, usage: &Usage) {
         let mut prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
         if !prefixes.contains_key(&id) && prefixes.len() >= TRACKED_PREFIXES {
             let quietest = prefixes
                 .iter()
                 .min_by_key(|(_, c)| c.calls)
-                .map(|(k, _)| k.clone());
+                .map(|(&k, _)| k);
             if let Some(k) = quietest {
                 prefixes.remove(&k);
             }
@@ -363,13 +363,16 @@ impl Metrics {
     /// Replaces the per-prefix series with those of the busiest prefixes.
     fn render_prefixes(&self) {
         let prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut top: Vec<(&String, &PrefixCounts)> = prefixes.iter().collect();
+        let mut top: Vec<(&PrefixId, &PrefixCounts)> = prefixes.iter().collect();
         top.sort_unstable_by(|a, b| b.1.calls.cmp(&a.1.calls).then(a.0.cmp(b.0)));
         top.truncate(TOP_PREFIXES);
         self.prefix_hit_ratio.clear();
         self.prefix_calls.clear();
         for (id, counts) in top {
-            let labels = PrefixLabels { prefix: id.clone() };
+            // Formatted only here, for the few shown: a call counts an 8-byte id.
+            let labels = PrefixLabels {
+                prefix: id.to_string(),
+            };
             self.prefix_calls
                 .get_or_create(&labels)
                 .set(i64::try_from(counts.calls).unwrap_or(i64::MAX));
@@ -444,12 +447,22 @@ mod tests {
         let mut usage = Usage::default();
         usage.input = Some(100);
         usage.cache_read = Some(50);
+        // The id of a payload whose system prompt is `prompt`.
+        let id = |prompt: &str| {
+            let json = serde_json::json!({
+                "model": "m",
+                "messages": [{"role": "system", "content": prompt}, {"role": "user", "content": "q"}],
+            });
+            let payload = llmtap::Payload::from_slice(json.to_string().as_bytes()).unwrap();
+            llmtap::cache_prefix_id(&payload, None).expect("a prefix")
+        };
+        let busy = id("busy");
         // One busy prefix, then more distinct ones than are tracked.
         for _ in 0..5 {
-            metrics.count_prefix("busy".into(), &usage);
+            metrics.count_prefix(busy, &usage);
         }
         for i in 0..3 * TRACKED_PREFIXES {
-            metrics.count_prefix(format!("p{i}"), &usage);
+            metrics.count_prefix(id(&format!("p{i}")), &usage);
         }
         assert!(metrics.prefixes.lock().unwrap().len() <= TRACKED_PREFIXES);
         let text = metrics.render(&Delivery::default());
@@ -459,9 +472,11 @@ mod tests {
             .count();
         assert_eq!(shown, TOP_PREFIXES);
         assert!(
-            text.contains("llmtap_prefix_calls{prefix=\"busy\"} 5"),
+            text.contains(&format!("llmtap_prefix_calls{{prefix=\"{busy}\"}} 5")),
             "{text}"
         );
-        assert!(text.contains("llmtap_prefix_cache_hit_ratio{prefix=\"busy\"} 0.5"));
+        assert!(text.contains(&format!(
+            "llmtap_prefix_cache_hit_ratio{{prefix=\"{busy}\"}} 0.5"
+        )));
     }
 }
