@@ -6,22 +6,30 @@ mod support;
 use serde_json::Value;
 use support::{anthropic_call, CaptureServer, Sidecar, PATIENCE};
 
-#[tokio::test]
-async fn a_hit_ratio_drop_reaches_posthog_metrics_and_the_log() {
-    let capture = CaptureServer::start();
-    let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
-    // Ten good calls, then fifteen that read nothing, as one LiteLLM batch.
-    let body: Vec<Value> = (0..25)
-        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }))
-        .collect();
+/// POSTs `calls` as one LiteLLM batch; the answer, which must be 200.
+async fn post(sidecar: &Sidecar, calls: Vec<Value>) -> Value {
     let resp = reqwest::Client::new()
         .post(sidecar.url("/litellm"))
-        .body(Value::from(body).to_string())
+        .body(Value::from(calls).to_string())
         .send()
         .await
         .expect("request");
     assert_eq!(resp.status(), 200);
-    let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+}
+
+/// Ten calls reading 18 000 of 23 427, then fifteen reading nothing.
+fn regression() -> Vec<Value> {
+    (0..25)
+        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hit_ratio_drop_reaches_posthog_metrics_and_the_log() {
+    let capture = CaptureServer::start();
+    let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
+    let answer = post(&sidecar, regression()).await;
     assert_eq!(answer["accepted"], 25, "calls, not alerts: {answer}");
 
     // 25 calls, a hit_ratio_drop and a silent_misses alert.
@@ -63,16 +71,7 @@ async fn alerts_reach_the_webhook_whose_url_stays_secret() {
         &capture,
         &["--flush-interval-ms", "50", "--alert-webhook", &hook],
     );
-    let body: Vec<Value> = (0..25)
-        .map(|n| anthropic_call(n, if n < 10 { 18000 } else { 0 }))
-        .collect();
-    let resp = reqwest::Client::new()
-        .post(sidecar.url("/litellm"))
-        .body(Value::from(body).to_string())
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 200);
+    post(&sidecar, regression()).await;
     let posted = |r: &[support::Recorded]| -> Vec<String> {
         r.iter()
             .filter_map(|r| r.body.as_ref()?.get("text")?.as_str().map(str::to_owned))
@@ -106,21 +105,13 @@ async fn alerts_reach_the_webhook_whose_url_stays_secret() {
 async fn a_resent_miss_is_dropped_before_the_cache_state_judges_it_again() {
     let capture = CaptureServer::start();
     let sidecar = Sidecar::start(&capture, &["--flush-interval-ms", "50"]);
-    let post = |body: String| {
-        let url = sidecar.url("/litellm");
-        async move {
-            let resp = reqwest::Client::new().post(url).body(body).send().await;
-            assert_eq!(resp.expect("request").status(), 200);
-        }
-    };
     // One call writes the prefix; the next, a minute later, reads nothing:
     // one silent miss. LiteLLM 1.106 re-sends its queue when a POST is slow:
     // the second call four more times. Judged each time, that would be five
     // silent misses and a `silent_misses` alert.
-    post(Value::from(vec![anthropic_call(0, 0)]).to_string()).await;
-    let resent = Value::from(vec![anthropic_call(1, 0)]).to_string();
+    post(&sidecar, vec![anthropic_call(0, 0)]).await;
     for _ in 0..5 {
-        post(resent.clone()).await;
+        post(&sidecar, vec![anthropic_call(1, 0)]).await;
     }
     let dups = "llmtap_payloads_rejected_total{reason=\"duplicate\"} 4";
     let metrics = sidecar.metrics_with(dups).await;
