@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 const OK: &[u8] =
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"Ok\"}";
+const UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: 18\r\n\r\n{\"status\":\"down\"}";
 const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
 
 /// What the peer has received so far.
@@ -34,7 +36,8 @@ pub struct PeerStats {
 /// --count-events` decodes and counts the events).
 pub trait Inspect: Send + Sync + 'static {
     /// One `POST /batch/` body as sent; `gzip` per its `Content-Encoding`.
-    fn batch(&self, body: &[u8], gzip: bool);
+    /// False answers it 500 (an outage) instead of 200.
+    fn batch(&self, body: &[u8], gzip: bool) -> bool;
     /// More `GET /stats` fields, each written as `,"name":value`.
     fn stats_fields(&self) -> String;
 }
@@ -127,9 +130,7 @@ fn connection(
         }
         let arrived = Instant::now();
         let answer = if request.starts_with("POST /batch/") {
-            if let Some(inspect) = inspect {
-                inspect.batch(&body, gzip);
-            }
+            let accepted = inspect.is_none_or(|i| i.batch(&body, gzip));
             stats.requests.fetch_add(1, Ordering::Relaxed);
             stats
                 .body_bytes
@@ -138,7 +139,10 @@ fn connection(
             if let Some(rest) = latency.checked_sub(arrived.elapsed()) {
                 std::thread::sleep(rest);
             }
-            OK.to_vec()
+            match accepted {
+                true => OK.to_vec(),
+                false => UNAVAILABLE.to_vec(),
+            }
         } else if request.starts_with("GET /stats") {
             let json = format!(
                 "{{\"requests\":{},\"body_bytes\":{}{}}}",

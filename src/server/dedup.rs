@@ -6,40 +6,34 @@
 //! uuids, and PostHog does not promise to deduplicate by uuid, so the sidecar
 //! remembers the uuids it accepted recently and drops repeats.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use llmtap_export::RecentUuids;
 use uuid::Uuid;
 
 /// The last `capacity` accepted uuids, oldest forgotten first.
 #[derive(Debug)]
 pub struct RecentEvents {
     inner: Mutex<Window>,
-    capacity: usize,
 }
 
-#[derive(Debug, Default)]
-pub struct Window {
-    seen: HashSet<Uuid>,
-    order: VecDeque<Uuid>,
-    capacity: usize,
-}
+/// The window, held while one request is checked and accepted.
+#[derive(Debug)]
+pub struct Window(RecentUuids);
 
 impl RecentEvents {
     /// Remembers up to `capacity` uuids; 0 turns deduplication off.
     pub fn new(capacity: usize) -> Self {
         RecentEvents {
-            inner: Mutex::new(Window::default()),
-            capacity,
+            inner: Mutex::new(Window(RecentUuids::new(capacity))),
         }
     }
 
     /// Holds the window while a request is checked and accepted, so two
     /// concurrent copies of one payload cannot both get through.
     pub fn lock(&self) -> MutexGuard<'_, Window> {
-        let mut w = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        w.capacity = self.capacity;
-        w
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -47,7 +41,7 @@ impl Window {
     /// Keeps the items whose uuid was neither accepted recently nor seen
     /// earlier in `items`; returns them and how many were dropped.
     pub fn fresh<T>(&self, items: Vec<T>, uuid: impl Fn(&T) -> Uuid) -> (Vec<T>, usize) {
-        if self.capacity == 0 {
+        if self.0.capacity() == 0 {
             return (items, 0);
         }
         let total = items.len();
@@ -56,7 +50,7 @@ impl Window {
             .into_iter()
             .filter(|item| {
                 let id = uuid(item);
-                !self.seen.contains(&id) && in_batch.insert(id)
+                !self.0.contains(&id) && in_batch.insert(id)
             })
             .collect();
         let dropped = total - fresh.len();
@@ -65,18 +59,8 @@ impl Window {
 
     /// Records uuids that were accepted.
     pub fn remember(&mut self, uuids: impl IntoIterator<Item = Uuid>) {
-        if self.capacity == 0 {
-            return;
-        }
         for id in uuids {
-            if self.seen.insert(id) {
-                self.order.push_back(id);
-            }
-        }
-        while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
-            }
+            self.0.insert(id);
         }
     }
 }

@@ -152,6 +152,7 @@ mod exporter;
 mod ledger;
 mod posthog;
 mod queue;
+mod recent;
 mod retry;
 mod settings;
 #[cfg(feature = "spool")]
@@ -166,6 +167,7 @@ pub use client::{DeliveryReport, ExportClient};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use error::ConfigError;
 pub use exporter::{Answer, Exporter, Outcome};
+pub use recent::RecentUuids;
 pub use settings::{
     FullPolicy, Settings, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES,

@@ -183,6 +183,8 @@ impl Recorded {
 struct Shared {
     options: ServerOptions,
     script: Mutex<VecDeque<Reply>>,
+    /// What requests get once the script is used up (`None`: the normal answer).
+    fallback: Mutex<Option<Reply>>,
     log: Mutex<Vec<Recorded>>,
     changed: Condvar,
 }
@@ -233,6 +235,7 @@ impl CaptureServer {
         let shared = Arc::new(Shared {
             options,
             script: Mutex::new(VecDeque::new()),
+            fallback: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             changed: Condvar::new(),
         });
@@ -279,6 +282,16 @@ impl CaptureServer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(replies);
+    }
+
+    /// Answers every request with `reply` (an outage: `Reply::status(500)`)
+    /// once the script is used up, until called again with `None`.
+    pub fn answer_all(&self, reply: Option<Reply>) {
+        *self
+            .shared
+            .fallback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = reply;
     }
 
     /// Every request so far, in arrival order.
@@ -420,6 +433,13 @@ async fn batch(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .pop_front()
+        .or_else(|| {
+            shared
+                .fallback
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
         .unwrap_or_default();
     let gzip = headers
         .get(CONTENT_ENCODING)
