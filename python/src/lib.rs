@@ -176,11 +176,7 @@ impl Client {
     #[pyo3(signature = (**settings))]
     fn new(settings: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let settings = Settings::resolve(kwargs(settings)?).map_err(ConfigError::new_err)?;
-        if settings.api_key.is_none() {
-            return Err(ConfigError::new_err(
-                "no PostHog API key: set POSTHOG_API_KEY or pass api_key=",
-            ));
-        }
+        settings.check_client().map_err(ConfigError::new_err)?;
         let recipe = settings.recipe().map_err(ConfigError::new_err)?;
         let state = Arc::new(Mutex::new(Slot::default()));
         let mut clients = lock(&CLIENTS);

@@ -196,12 +196,21 @@ impl Settings {
 
     /// The exporter these settings describe; starts its worker thread.
     pub(crate) fn client(&self) -> Result<CaptureClient, String> {
+        self.builder()?.build().map_err(|e| e.to_string())
+    }
+
+    /// Checks the exporter's settings (the host, the sizes) without starting it.
+    pub(crate) fn check_client(&self) -> Result<(), String> {
+        self.builder()?.check().map_err(|e| e.to_string())
+    }
+
+    fn builder(&self) -> Result<CaptureBuilder, String> {
         let Some(key) = &self.api_key else {
             return Err(format!(
                 "no PostHog API key: set {ENV_API_KEY} or pass api_key="
             ));
         };
-        CaptureBuilder::new()
+        Ok(CaptureBuilder::new()
             .api_key(key.0.clone())
             .host(&self.posthog_host)
             .queue_capacity(self.queue_capacity)
@@ -210,9 +219,7 @@ impl Settings {
             .max_in_flight(self.max_in_flight)
             .flush_interval(Duration::from_millis(self.flush_interval_ms))
             .gzip(self.gzip)
-            .max_event_bytes(self.max_event_bytes)
-            .build()
-            .map_err(|e| e.to_string())
+            .max_event_bytes(self.max_event_bytes))
     }
 }
 

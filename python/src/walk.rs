@@ -19,16 +19,17 @@
 //! - a lone surrogate (which `json.dumps` escapes and no JSON parser takes)
 //!   as U+FFFD.
 //!
-//! It is fast the way `orjson` is: the walk is on raw `pyo3::ffi` pointers.
-//! A value's kind is a pointer comparison of its type with the exact
-//! built-in types (then, for subclasses, a type-flag test); dicts are read
-//! with `PyDict_Next`, lists and tuples by index, so an item is a borrowed
-//! reference, not a new one; an `int` is `PyLong_AsLongLongAndOverflow`, a
-//! `float` `PyFloat_AsDouble`; a `str` is `PyUnicode_AsUTF8AndSize`, which
-//! points into the string (its ASCII data, or its cached UTF-8 form) rather
-//! than copying it into a new `bytes`. Strong references are taken only
-//! where Python code may run (see [`Writer`]). Escaping and number formatting
-//! write straight into one buffer.
+//! It is fast the way `orjson` is, within the abi3 API: the walk is on raw
+//! `pyo3::ffi` pointers. A value's kind is a pointer comparison of its
+//! type with the exact built-in types (a type-flag test for subclasses);
+//! dicts are read with `PyDict_Next` and lists and tuples by index, so an
+//! item is a borrowed reference, its reference count untouched; an `int`
+//! is `PyLong_AsLongLongAndOverflow`, a `float` `PyFloat_AsDouble`, and a
+//! `str` `PyUnicode_AsUTF8AndSize`, which points into the string (its
+//! ASCII data, or the UTF-8 form it caches) instead of copying it into a
+//! new `bytes`. Strings are escaped sixteen bytes at a time, stored
+//! straight into the output buffer. Strong references are taken only where
+//! Python code may run (see [`Writer`]).
 //!
 //! Walking the objects from Rust was measured against `json.dumps` and
 //! `orjson.dumps` of the same ~15 KB payloads (`benches/python_logger.py
@@ -40,6 +41,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString};
 use std::fmt;
+use std::mem::MaybeUninit;
 
 /// Deeper than this is an error: real payloads nest 20 to 50 levels, and
 /// the parser refuses input deeper than its own limit anyway.
@@ -97,8 +99,8 @@ pub(crate) fn to_json(
 // signature, since 3.3, so every interpreter this abi3 wheel loads in has
 // it (on Linux and macOS an extension's Python symbols resolve against the
 // running interpreter). Windows links abi3 modules against `python3.dll`,
-// whose 3.9 build does not export it: there the strings take PyO3's
-// copying path instead (see `Writer::string`).
+// whose 3.9 build does not export it: there strings take PyO3's copying
+// path instead (see the other `utf8`).
 #[cfg(not(windows))]
 unsafe extern "C" {
     fn PyUnicode_AsUTF8AndSize(
@@ -288,7 +290,8 @@ impl<'py> Writer<'py> {
             }
             first = false;
             // SAFETY: `PyDict_Next` returned 1: a live key, borrowed from
-            // `d`, which `key` holds before running any Python code.
+            // `d`; `Writer::key` takes a strong reference to it before
+            // anything that may run Python code.
             if self.key(unsafe { Borrowed::from_ptr(self.py, key) })? == Ran::Python {
                 // It may have changed `d`, and dropped `value`: the entry
                 // again, which must still be that key's.
@@ -458,8 +461,8 @@ impl<'py> Writer<'py> {
             .call_method1("__repr__", (i,))
             .and_then(|r| r.str())
             .map_err(WalkError::Python)?;
-        self.out
-            .extend_from_slice(repr.to_string_lossy().as_bytes());
+        let text = repr.to_string_lossy();
+        self.out.extend_from_slice(text.as_bytes());
         Ok(())
     }
 
@@ -503,7 +506,7 @@ fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Option<&'a str> {
 
 /// Windows: see the `extern` block. PyO3's copy, through a `bytes`.
 #[cfg(windows)]
-fn utf8(s: &Bound<'_, PyAny>) -> Option<std::borrow::Cow<'_, str>> {
+fn utf8<'a>(s: &'a Bound<'_, PyAny>) -> Option<std::borrow::Cow<'a, str>> {
     // SAFETY: the caller found a `str` (or subclass).
     unsafe { s.cast_unchecked::<PyString>() }.to_cow().ok()
 }
@@ -528,76 +531,171 @@ static ESCAPE: [u8; 256] = {
 };
 
 /// `bytes` (UTF-8) as a quoted JSON string.
-#[inline(always)]
+///
+/// Word-at-a-time (SWAR): sixteen bytes are tested at once for one that
+/// needs an escape, and stored whole into the buffer's spare room; the
+/// written length is kept in a local and committed once, at the end or
+/// at an escape (rare in payloads), rather than pushed byte by byte.
 fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    loop {
-        let end = start + clean_prefix(&bytes[start..]);
-        out.extend_from_slice(&bytes[start..end]);
-        let Some(&b) = bytes.get(end) else { break };
-        escape(out, b);
-        start = end + 1;
-    }
-    out.push(b'"');
-}
-
-/// How many leading bytes need no escape: eight at a time.
-#[inline(always)]
-fn clean_prefix(bytes: &[u8]) -> usize {
     let n = bytes.len();
-    if n < 8 {
-        return bytes
-            .iter()
-            .position(|&b| ESCAPE[usize::from(b)] != 0)
-            .unwrap_or(n);
-    }
-    let word_at = |i: usize| -> [u8; 8] {
-        let mut word = [0; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        word
-    };
+    // Room for the text, its quotes, and one store's overshoot; after an
+    // escape (which writes more than it reads), room again for the rest.
+    out.reserve(n + 2 + 16);
+    let mut room = Room::new(out);
+    room.put_byte(b'"');
     let mut i = 0;
-    while i + 8 <= n {
-        if let Some(j) = first_escape(word_at(i)) {
-            return i + j;
+    loop {
+        let escape_at = room.clean_run(bytes, &mut i);
+        let written = room.at;
+        // SAFETY: `Room` wrote every one of these `written` spare bytes.
+        unsafe { out.set_len(out.len() + written) };
+        let Some(at) = escape_at else { break };
+        escape(out, bytes[at]);
+        i = at + 1;
+        out.reserve(n - i + 1 + 16);
+        room = Room::new(out);
+    }
+    out.push(b'"');
+}
+
+/// A buffer's spare capacity, and how much of it is written.
+struct Room<'a> {
+    spare: &'a mut [MaybeUninit<u8>],
+    at: usize,
+}
+
+impl<'a> Room<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        Room {
+            spare: out.spare_capacity_mut(),
+            at: 0,
         }
-        i += 8;
     }
-    if i == n {
-        return n;
+
+    fn put_byte(&mut self, b: u8) {
+        self.spare[self.at].write(b);
+        self.at += 1;
     }
-    // The last eight bytes, overlapping clean ones: the first flagged is
-    // past them.
-    match first_escape(word_at(n - 8)) {
-        Some(j) => n - 8 + j,
-        None => n,
+
+    /// Stores `N` bytes, keeping the first `len`. (A slice index, which
+    /// `write_escaped`'s reserve keeps in bounds: a panic otherwise.)
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, bytes: [u8; N], len: usize) {
+        for (slot, b) in self.spare[self.at..self.at + N].iter_mut().zip(bytes) {
+            slot.write(b);
+        }
+        self.at += len;
+    }
+
+    /// Copies `bytes[*i..]` up to the first byte that needs an escape,
+    /// whose index it returns (`None`: all copied). Leaves `*i` at the
+    /// end of what it copied.
+    #[inline(always)]
+    fn clean_run(&mut self, bytes: &[u8], i: &mut usize) -> Option<usize> {
+        let n = bytes.len();
+        while *i + 16 <= n {
+            let (a, b) = (load8(&bytes[*i..]), load8(&bytes[*i + 8..]));
+            let (fa, fb) = (flags(a), flags(b));
+            let mut words = [0; 16];
+            words[..8].copy_from_slice(&a.to_le_bytes());
+            words[8..].copy_from_slice(&b.to_le_bytes());
+            // A branch, not `*i += clean`, so the next loads do not wait
+            // on this test.
+            if fa | fb == 0 {
+                self.put(words, 16);
+                *i += 16;
+            } else {
+                let clean = match fa {
+                    0 => 8 + first_flag(fb),
+                    _ => first_flag(fa),
+                };
+                self.put(words, clean);
+                *i += clean;
+                return Some(*i);
+            }
+        }
+        while *i < n {
+            let rest = n - *i;
+            let word = if rest >= 8 {
+                load8(&bytes[*i..])
+            } else {
+                // The last 1 to 7 bytes, padded with spaces: from the last
+                // eight if there are eight, shifted past those written.
+                let tail = match n >= 8 {
+                    true => load8(&bytes[n - 8..]) >> (8 * (8 - rest)),
+                    false => load_short(&bytes[*i..]),
+                };
+                tail | (SPACES << (8 * rest))
+            };
+            let step = rest.min(8);
+            let f = flags(word);
+            if f != 0 && first_flag(f) < step {
+                let clean = first_flag(f);
+                self.put(word.to_le_bytes(), clean);
+                *i += clean;
+                return Some(*i);
+            }
+            self.put(word.to_le_bytes(), step);
+            *i += step;
+        }
+        None
     }
 }
 
-/// Where the first of eight bytes that needs an escape is: one < 0x20, a
-/// `"` or a `\`.
-fn first_escape(word: [u8; 8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+
+/// The first eight of `bytes`, little-endian.
+#[inline(always)]
+fn load8(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+/// Fewer than eight `bytes`, little-endian, zero above them: with loads
+/// that overlap rather than a copy of variable length.
+#[inline(always)]
+fn load_short(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if n >= 4 {
+        let four = |at: usize| {
+            let mut word = [0; 4];
+            word.copy_from_slice(&bytes[at..at + 4]);
+            u64::from(u32::from_le_bytes(word))
+        };
+        four(0) | (four(n - 4) << (8 * (n - 4)))
+    } else if n > 0 {
+        let byte = |at: usize| u64::from(bytes[at]) << (8 * at);
+        byte(0) | byte(n / 2) | byte(n - 1)
+    } else {
+        0
+    }
+}
+
+/// The high bit of each of eight bytes (little-endian) that needs an
+/// escape: one < 0x20, a `"` or a `\`. Exact at the lowest such byte,
+/// which is all the callers read: `(x - k) & !x` sets a byte's high bit
+/// where that byte is below `k`, and a borrow only spreads upwards.
+#[inline(always)]
+fn flags(w: u64) -> u64 {
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let w = u64::from_le_bytes(word);
     let quote = w ^ (ONES * u64::from(b'"'));
     let backslash = w ^ (ONES * u64::from(b'\\'));
-    // `(x - k) & !x` sets a byte's high bit where that byte is below `k`:
-    // exactly at the lowest such byte, which is all this needs (a borrow
-    // only spreads upwards from there).
-    let flags = ((w.wrapping_sub(ONES * 0x20) & !w)
+    ((w.wrapping_sub(ONES * 0x20) & !w)
         | (quote.wrapping_sub(ONES) & !quote)
         | (backslash.wrapping_sub(ONES) & !backslash))
-        & HIGHS;
-    match flags {
-        0 => None,
-        _ => Some((flags.trailing_zeros() / 8) as usize),
-    }
+        & HIGHS
+}
+
+/// The index of the lowest flagged byte of nonzero `flags`.
+#[inline(always)]
+fn first_flag(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
 }
 
 /// The escape of byte `b`, one that needs it.
+#[inline(never)]
 fn escape(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match ESCAPE[usize::from(b)] {

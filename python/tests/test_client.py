@@ -166,6 +166,10 @@ def test_settings_come_from_kwargs_then_the_environment(capture, monkeypatch):
         llmtap.Client(api_key="k", batch_sise=3)
     with pytest.raises(llmtap.ConfigError, match="batch_size"):
         llmtap.Client(api_key="k", batch_size="many")
+    with pytest.raises(llmtap.ConfigError, match="invalid host"):
+        llmtap.Client(api_key="k", posthog_host="ftp://example")
+    with pytest.raises(llmtap.ConfigError, match="batch_size"):
+        llmtap.Client(api_key="k", batch_size=0)
     with pytest.raises(llmtap.ConfigError, match="pricing"):
         llmtap.Client(api_key="k", pricing="/nonexistent/pricing.toml")
     monkeypatch.setenv("POSTHOG_API_KEY", "phc_from_env")

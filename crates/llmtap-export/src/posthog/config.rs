@@ -213,6 +213,13 @@ impl CaptureBuilder {
         self
     }
 
+    /// Checks every setting without starting anything: for a caller that
+    /// builds the client later (lazily, in each process that captures) but
+    /// wants a bad setting to fail now.
+    pub fn check(self) -> Result<(), ConfigError> {
+        self.validate().map(drop)
+    }
+
     /// Checks every setting and starts the worker thread.
     pub fn build(self) -> Result<CaptureClient, ConfigError> {
         let Config { exporter, settings } = self.validate()?;
