@@ -1,6 +1,6 @@
 """llmtap's LiteLLM logger against LiteLLM's own PostHogLogger, in one process.
 
-    bash benches/python_logger.sh            # builds what it needs, then runs this
+    bash benches/python_logger.sh [args]     # builds what it needs, then runs this
     python benches/python_logger.py --llmtap target/release/llmtap \
         --peer target/release/examples/capture_peer [--events 3000] [--rounds 3]
         [--outage-secs 30] [--crossing]
