@@ -17,6 +17,7 @@ and the same environment variables: ``POSTHOG_API_KEY``, ``POSTHOG_HOST``,
 """
 
 import atexit as _atexit
+from typing import TYPE_CHECKING
 
 from llmtap._llmtap import (
     SETTINGS,
@@ -39,6 +40,9 @@ __all__ = [
     "build_event",
     "normalize",
 ]
+
+if TYPE_CHECKING:  # for type checkers; at run time it is imported on first use
+    from llmtap._logger import LiteLLMLogger
 
 # Clients flush what they hold when the interpreter exits, each within its
 # `shutdown_timeout_secs`.
