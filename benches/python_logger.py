@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 TARGETS = {"caller_ratio": 5.0, "process_ratio": 2.5, "p99_us": 100.0}
 
@@ -69,9 +70,16 @@ def payloads(llmtap, n, seed=7):
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+# The request metadata LiteLLM's proxy passes callbacks (recorded), which
+# PostHogLogger reads from `litellm_params` (llmtap reads only the SLP).
+METADATA = json.loads(
+    (Path(__file__).resolve().parents[1] / "tests/fixtures/litellm/captured_kwargs.json").read_text()
+)["litellm_params"]["metadata"]
+
+
 def kwargs_of(slp):
     # What LiteLLM hands a callback, as far as either logger reads it.
-    return {"standard_logging_object": slp, "litellm_params": {"metadata": {}}}
+    return {"standard_logging_object": slp, "litellm_params": {"metadata": METADATA}}
 
 
 async def drive(logger, slps, finish):

@@ -12,9 +12,6 @@
 //! Values come back to Python as plain `dict` / `list` / `str` / `int` /
 //! `float` / `None` ([`to_py`]).
 
-// PyO3's macros expand to code clippy would flag in hand-written code.
-#![allow(clippy::useless_conversion)]
-
 mod settings;
 mod tap;
 mod walk;
@@ -24,7 +21,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use llmtap::payload::Timestamp;
 use llmtap::{Event, HeaderProperties, Payload, Usage};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -465,46 +461,22 @@ fn header_properties(obj: &Bound<'_, PyAny>) -> PyResult<HeaderProperties> {
     Ok(HeaderProperties::from_pairs(pairs))
 }
 
-/// An event dict in the capture API's shape.
-fn event_of(value: Value) -> Result<Event, String> {
-    let Value::Object(mut map) = value else {
+/// An event dict in the capture API's shape (the library's `Event`
+/// deserializer), with a uuid derived from the event when it has none.
+fn event_of(mut value: Value) -> Result<Event, String> {
+    let Value::Object(map) = &mut value else {
         return Err("an event must be a dict".into());
     };
-    let text = |map: &mut serde_json::Map<String, Value>, key: &str| match map.remove(key) {
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(format!("{key} must be a string, not {other}")),
-        None => Err(format!("an event needs {key}")),
-    };
-    let event = text(&mut map, "event")?;
-    let distinct_id = text(&mut map, "distinct_id")?;
-    let properties = match map.remove("properties") {
-        Some(Value::Object(p)) => p,
-        None | Some(Value::Null) => Default::default(),
-        Some(other) => return Err(format!("properties must be a dict, not {other}")),
-    };
-    let timestamp = match map.remove("timestamp") {
-        None | Some(Value::Null) => None,
-        Some(t) => {
-            Some(serde_json::from_value::<Timestamp>(t).map_err(|e| format!("timestamp: {e}"))?)
+    map.entry("properties")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if map.get("uuid").is_none_or(Value::is_null) {
+        // Stable: the same event captured twice is one event.
+        let uuid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, value.to_string().as_bytes());
+        if let Value::Object(map) = &mut value {
+            map.insert("uuid".into(), uuid.to_string().into());
         }
-    };
-    let mut event = Event {
-        event,
-        distinct_id,
-        properties,
-        timestamp,
-        ..Event::default()
-    };
-    event.uuid = match map.remove("uuid") {
-        Some(Value::String(s)) => s.parse().map_err(|e| format!("uuid {s:?}: {e}"))?,
-        None | Some(Value::Null) => {
-            // Stable: the same event captured twice is one event.
-            let json = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
-            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, &json)
-        }
-        Some(other) => return Err(format!("uuid must be a string, not {other}")),
-    };
-    Ok(event)
+    }
+    serde_json::from_value(value).map_err(|e| format!("not an event: {e}"))
 }
 
 /// JSON to plain Python objects.
