@@ -37,7 +37,7 @@ enum Job {
         headers: Option<HeaderProperties>,
     },
     /// An event built elsewhere (`Client.capture`).
-    Event(Event),
+    Event(Box<Event>),
     /// Answered once every job sent before it is processed.
     Barrier(mpsc::Sender<()>),
 }
@@ -174,7 +174,7 @@ impl Tap {
     }
 
     pub(crate) fn capture(&self, event: Event) -> bool {
-        self.send(Job::Event(event))
+        self.send(Job::Event(Box::new(event)))
     }
 
     /// Waits until everything handed over so far reached the exporter, then
@@ -280,7 +280,7 @@ fn run(
                 }
             }
             Job::Event(event) => {
-                forward(client, counters, &mut recent, event);
+                forward(client, counters, &mut recent, *event);
             }
             Job::Barrier(done) => {
                 let _ = done.send(());

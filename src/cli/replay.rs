@@ -12,7 +12,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use llmtap::EntryLocation;
 use llmtap::DEFAULT_MAX_EVENT_BYTES;
 use llmtap::{EventOptions, HeaderProperties, JsonlSink, Payload, Pipeline, Processed, Sink};
-use llmtap_export::{ApiKey, CaptureClient, FullPolicy};
+use llmtap_export::{
+    ApiKey, CaptureClient, DatabaseUrl, DeliveryReport, FanOut, FullPolicy, PostgresBuilder,
+    PostgresClient, Settings,
+};
 
 use super::input::{Entries, Entry};
 use super::settings;
@@ -48,6 +51,10 @@ pub struct ReplayArgs {
     /// JSONL; exits 0 only when every event was delivered.
     #[arg(long, conflicts_with = "output")]
     posthog: bool,
+    /// Also store every call in PostgreSQL (tables created on first use): `postgres://…`,
+    /// alongside --posthog or alone; a secret, its password never shown.
+    #[arg(long, env = "LLMTAP_POSTGRES_URL", hide_env_values = true, value_parser = settings::postgres_url)]
+    postgres_url: Option<DatabaseUrl>,
     /// POST each cache alert here as Slack-compatible {"text": …} JSON; a secret, never logged.
     #[arg(long, env = "LLMTAP_ALERT_WEBHOOK", hide_env_values = true, value_parser = crate::webhook::url)]
     alert_webhook: Option<ApiKey>,
@@ -157,13 +164,40 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
-    let sink: Arc<dyn Sink> = match (&exporter, &args.output) {
-        (Some(client), _) => client.clone(),
-        (None, Some(path)) => Arc::new(
-            JsonlSink::create(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
-        ),
-        (None, None) => Arc::new(JsonlSink::stdout()),
+    let database = match &args.postgres_url {
+        Some(url) => {
+            let settings = Settings::default().when_full(FullPolicy::Block(QUEUE_WAIT));
+            let client = PostgresBuilder::new(url.clone())
+                .settings(settings)
+                .build()
+                .map_err(|e| format!("--postgres-url: {e}"))?;
+            Some(Arc::new(client))
+        }
+        None => None,
+    };
+    // JSONL to --output, else to stdout when no other destination is named.
+    let jsonl: Option<Arc<JsonlSink>> = match &args.output {
+        Some(path) => {
+            Some(Arc::new(JsonlSink::create(path).map_err(|e| {
+                format!("cannot create {}: {e}", path.display())
+            })?))
+        }
+        None if exporter.is_none() && database.is_none() => Some(Arc::new(JsonlSink::stdout())),
+        None => None,
+    };
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    if let Some(client) = &exporter {
+        sinks.push(client.clone());
+    }
+    if let Some(client) = &database {
+        sinks.push(client.clone());
+    }
+    if let Some(file) = &jsonl {
+        sinks.push(file.clone());
+    }
+    let sink: Arc<dyn Sink> = match sinks.len() {
+        1 => sinks.remove(0),
+        _ => Arc::new(FanOut::new(sinks)),
     };
     let mut replayer = Replayer {
         sink: Arc::clone(&sink),
@@ -190,7 +224,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         (Box::new(file), size)
     };
     // Events written to the terminal would scroll the bar away.
-    let events_on_terminal = !args.posthog && args.output.is_none() && io::stdout().is_terminal();
+    let events_on_terminal = jsonl.is_some() && args.output.is_none() && io::stdout().is_terminal();
     let mut progress = Progress::start(size).filter(|_| !events_on_terminal);
     let mut entries = Entries::new(reader, args.input_args.max_line_bytes);
     // A read error ends the input, not the run: what was read still goes out.
@@ -214,13 +248,20 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
                 None => shutdown.await,
             })
         }
-        None => {
-            sink.shutdown(Duration::from_secs(30))
-                .await
-                .map_err(|e| format!("writing events failed: {e}"))?;
-            None
-        }
+        None => None,
     };
+    let stored = match &database {
+        Some(client) => {
+            let timeout = Duration::from_secs(args.delivery_timeout_secs);
+            Some(PostgresClient::shutdown(client, timeout).await)
+        }
+        None => None,
+    };
+    if let Some(file) = &jsonl {
+        file.shutdown(Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("writing events failed: {e}"))?;
+    }
     if let Some(hook) = &replayer.webhook {
         hook.close(WEBHOOK_WAIT);
     }
@@ -234,19 +275,32 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         eprintln!("llmtap replay: no event could be produced from the input");
         return Ok(ExitCode::FAILURE);
     }
-    if let Some(report) = delivery {
-        eprintln!(
-            "llmtap replay: {} events delivered to PostHog, {} dropped ({}), {} pending",
-            report.delivered,
-            report.dropped.total(),
-            report.dropped,
-            report.pending
-        );
-        if !report.is_lossless() {
-            return Ok(ExitCode::FAILURE);
+    let mut lossless = true;
+    for (report, destination) in [
+        (delivery, "delivered to PostHog"),
+        (stored, "stored in PostgreSQL"),
+    ] {
+        if let Some(report) = report {
+            lossless &= said(&report, destination);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if lossless {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints what became of the events at one destination; true when nothing was lost.
+fn said(report: &DeliveryReport, destination: &str) -> bool {
+    eprintln!(
+        "llmtap replay: {} events {destination}, {} dropped ({}), {} pending",
+        report.delivered,
+        report.dropped.total(),
+        report.dropped,
+        report.pending
+    );
+    report.is_lossless()
 }
 
 /// How often the progress line is redrawn at most: often enough to look

@@ -12,9 +12,9 @@ use llmtap::{
     EventOptions, JsonlSink, Pipeline, PrefixKey, Sink, SinkError, DEFAULT_MAX_EVENT_BYTES,
 };
 use llmtap_export::{
-    ApiKey, CaptureBuilder, SpoolSettings, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
-    DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_SPOOL_BYTES, ENV_API_KEY, ENV_HOST,
+    ApiKey, CaptureBuilder, DatabaseUrl, FanOut, PostgresBuilder, Settings as ExportSettings,
+    SpoolSettings, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_SPOOL_BYTES, ENV_API_KEY, ENV_HOST,
 };
 
 use super::settings::{self, declare_settings, Property};
@@ -63,6 +63,11 @@ declare_settings! {
         /// JSONL destination when no API key is set
         #[arg(long, value_name = "FILE")]
         output: PathBuf => "stdout",
+        /// Also store every call in PostgreSQL (tables created on first use), alongside
+        /// PostHog or alone: a postgres:// URL, a secret whose password is never shown
+        #[arg(long, env = "LLMTAP_POSTGRES_URL", hide_env_values = true, value_parser = settings::postgres_url)]
+        #[serde(deserialize_with = "settings::postgres_url_from_file")]
+        postgres_url: DatabaseUrl,
         /// Largest request body accepted, after gzip decoding; larger ones get 413
         #[arg(long, env = "LLMTAP_MAX_BODY_BYTES", value_name = "BYTES")]
         max_body_bytes: usize = 20 * 1024 * 1024,
@@ -165,16 +170,25 @@ impl ServeArgs {
 /// on the request threads) and the exporter (which only checks the size of
 /// the JSON it serializes anyway): one setting, one limit.
 fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
+    let database = match &s.postgres_url {
+        Some(url) => Some(postgres(s, url)?),
+        None => None,
+    };
     let Some(key) = &s.api_key else {
         if s.spool_dir.is_some() {
             return Err("--spool-dir needs an API key: JSONL output is written at once".into());
         }
-        let sink = match &s.output {
-            Some(path) => JsonlSink::create(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
-            None => JsonlSink::stdout(),
+        if let (Some(database), None) = (&database, &s.output) {
+            return Ok(database.clone());
+        }
+        let sink: Arc<dyn Sink> = match &s.output {
+            Some(path) => Arc::new(
+                JsonlSink::create(path)
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+            ),
+            None => Arc::new(JsonlSink::stdout()),
         };
-        return Ok(Arc::new(sink));
+        return Ok(with(sink, database));
     };
     // `new`, not `from_env`: clap has read POSTHOG_API_KEY and POSTHOG_HOST
     // (the exporter's ENV_* names) already, below the flags and above the file.
@@ -191,12 +205,35 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     if let Some(dir) = &s.spool_dir {
         let spool = SpoolSettings::new(dir).max_bytes(s.spool_bytes);
         let spooled = builder.build_spooled(spool).map_err(|e| e.to_string())?;
-        return Ok(Arc::new(spooled));
+        return Ok(with(Arc::new(spooled), database));
     }
     let client = builder
         .build()
         .map_err(|e| format!("capture settings: {e}"))?;
+    Ok(with(Arc::new(client), database))
+}
+
+/// The PostgreSQL destination, with the same queue and batch settings.
+fn postgres(s: &Settings, url: &DatabaseUrl) -> Result<Arc<dyn Sink>, String> {
+    let settings = ExportSettings::default()
+        .queue_capacity(s.queue_capacity)
+        .queue_bytes(s.queue_bytes)
+        .batch_size(s.batch_size)
+        .max_in_flight(s.max_in_flight)
+        .flush_interval(Duration::from_millis(s.flush_interval_ms));
+    let client = PostgresBuilder::new(url.clone())
+        .settings(settings)
+        .build()
+        .map_err(|e| format!("--postgres-url: {e}"))?;
     Ok(Arc::new(client))
+}
+
+/// `sink`, and the database too when there is one.
+fn with(sink: Arc<dyn Sink>, database: Option<Arc<dyn Sink>>) -> Arc<dyn Sink> {
+    match database {
+        Some(database) => Arc::new(FanOut::new(vec![sink, database])),
+        None => sink,
+    }
 }
 
 /// Runs the sidecar until SIGTERM/SIGINT; exit 0 when every accepted event was delivered.

@@ -34,7 +34,7 @@ use std::str::FromStr;
 use std::path::PathBuf;
 
 use llmtap::{Pipeline, PrefixKey, Pricing};
-use llmtap_export::ApiKey;
+use llmtap_export::{ApiKey, DatabaseUrl};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -211,6 +211,24 @@ pub fn file_then_flags(
 /// clap's parser for an [`ApiKey`], which has no `FromStr`.
 pub fn api_key(s: &str) -> Result<ApiKey, Infallible> {
     Ok(ApiKey::new(s))
+}
+
+/// clap's parser for a [`DatabaseUrl`] (`--postgres-url`): kept whole, shown without its password.
+pub fn postgres_url(s: &str) -> Result<DatabaseUrl, &'static str> {
+    match s.trim() {
+        "" => Err("the PostgreSQL URL must not be empty"),
+        url => Ok(DatabaseUrl::new(url)),
+    }
+}
+
+/// serde for a [`DatabaseUrl`] (the `postgres_url` key of a config file).
+pub fn postgres_url_from_file<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DatabaseUrl>, D::Error> {
+    let url = String::deserialize(d)?;
+    postgres_url(&url)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// serde for an [`ApiKey`], which has no `Deserialize`.

@@ -149,7 +149,10 @@ mod clock;
 mod delivery;
 mod error;
 mod exporter;
+mod fanout;
 mod ledger;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod posthog;
 mod queue;
 mod recent;
@@ -167,6 +170,7 @@ pub use client::{DeliveryReport, ExportClient};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use error::ConfigError;
 pub use exporter::{Answer, Exporter, Outcome};
+pub use fanout::FanOut;
 pub use recent::RecentUuids;
 pub use settings::{
     FullPolicy, Settings, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
@@ -178,6 +182,13 @@ pub use stats::{DropCounts, DropReason, Rejection, Stats};
 // A disk spool in front of any exporter (feature `spool`).
 #[cfg(feature = "spool")]
 pub use spool::{SpoolError, SpoolSettings, Spooled, DEFAULT_SPOOL_BYTES, SPOOL_SHUTDOWN_WAIT};
+
+// A PostgreSQL database (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    migrate as migrate_postgres, AlertRow, CallRow, DatabaseUrl, Postgres, PostgresBuilder,
+    PostgresClient, Row, DEFAULT_POOL_SIZE, SCHEMA_VERSION,
+};
 
 // PostHog's capture API.
 pub use posthog::{

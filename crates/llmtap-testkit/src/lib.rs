@@ -10,8 +10,10 @@
 
 pub mod capture_server;
 pub mod fixtures;
+pub mod postgres;
 
 pub use capture_server::{CaptureServer, Gate, Recorded, Reply, ServerOptions};
+pub use postgres::PostgresServer;
 
 /// Generous bound for waits on real servers and threads. Never reached when
 /// things work; it only turns a hang into a failure.

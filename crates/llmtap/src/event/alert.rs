@@ -65,6 +65,7 @@ impl Alert {
             content: Content::default(),
             timestamp: Some(self.at),
             uuid: Uuid::new_v5(&ALERT_NAMESPACE, key.as_bytes()),
+            usage: None,
         }
     }
 }

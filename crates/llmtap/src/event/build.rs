@@ -121,6 +121,7 @@ pub(crate) fn project(
         // Without a time PostHog stamps the event when it receives it.
         timestamp: payload.start_time.or(payload.end_time),
         uuid,
+        usage: Some(*usage),
     };
     if !options.privacy_mode {
         add_content(&mut event, payload, kind, options)?;

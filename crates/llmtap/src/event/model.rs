@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{content, props};
 use crate::payload::Timestamp;
+use crate::usage::Usage;
 
 /// One event in the exact shape of PostHog's capture API.
 ///
@@ -30,6 +31,12 @@ pub struct Event {
     pub timestamp: Option<Timestamp>,
     /// Deterministic per payload, so retries and replays deduplicate.
     pub uuid: Uuid,
+    /// The normalized usage the token properties were projected from (see
+    /// `event::billing`), for a destination that records the truth rather
+    /// than PostHog's projection (a SQL row). Never serialized: PostHog gets
+    /// the properties. `None` for an event that is not a call's (an alert)
+    /// or that was read back from JSON.
+    pub usage: Option<Usage>,
 }
 
 /// Prompt and completion as raw JSON: forwarded byte for byte rather than
@@ -141,6 +148,7 @@ impl<'de> Deserialize<'de> for Event {
             content,
             timestamp: w.timestamp,
             uuid: w.uuid,
+            usage: None,
         })
     }
 }

@@ -1,0 +1,95 @@
+//! One stream of events to several destinations (PostHog and PostgreSQL):
+//! each gets its own copy and keeps its own queue, retries and counts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use llmtap::{Delivery, Event, Sink, SinkError};
+
+/// A [`Sink`] that hands every event to each of its sinks.
+///
+/// A refusal by one sink (its queue full) does not keep the event from
+/// the others; `capture` reports the first refusal. [`Sink::delivery`]
+/// describes the events as a whole: delivered only when every destination
+/// delivered them (the smallest count), pending while any holds them, and
+/// each destination's drops added up. Flush and shutdown run on each in
+/// turn within the one timeout.
+#[derive(Clone)]
+pub struct FanOut {
+    sinks: Vec<Arc<dyn Sink>>,
+}
+
+impl std::fmt::Debug for FanOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FanOut")
+            .field("sinks", &self.sinks.len())
+            .finish()
+    }
+}
+
+impl FanOut {
+    /// Every event to each of `sinks`.
+    pub fn new(sinks: Vec<Arc<dyn Sink>>) -> Self {
+        FanOut { sinks }
+    }
+}
+
+#[async_trait]
+impl Sink for FanOut {
+    fn capture(&self, event: Event) -> Result<(), SinkError> {
+        let mut first = None;
+        let last = self.sinks.len().saturating_sub(1);
+        let mut event = Some(event);
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let copy = match i == last {
+                true => event.take(),
+                false => event.clone(),
+            };
+            if let Some(copy) = copy {
+                if let Err(e) = sink.capture(copy) {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn delivery(&self) -> Delivery {
+        let each: Vec<Delivery> = self.sinks.iter().map(|s| s.delivery()).collect();
+        let mut all = Delivery::default();
+        all.accepted = each.iter().map(|d| d.accepted).max().unwrap_or(0);
+        all.delivered = each.iter().map(|d| d.delivered).min().unwrap_or(0);
+        all.pending = each.iter().map(|d| d.pending).max().unwrap_or(0);
+        for d in &each {
+            for (reason, n) in d.dropped.iter() {
+                all.dropped.add(reason, n);
+            }
+        }
+        all
+    }
+
+    async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        let deadline = Instant::now() + timeout;
+        let mut first = Ok(());
+        for sink in &self.sinks {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = sink.flush(left).await {
+                first = first.and(Err(e));
+            }
+        }
+        first
+    }
+
+    async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
+        let deadline = Instant::now() + timeout;
+        let mut first = Ok(());
+        for sink in &self.sinks {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = sink.shutdown(left).await {
+                first = first.and(Err(e));
+            }
+        }
+        first
+    }
+}

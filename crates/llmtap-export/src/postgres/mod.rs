@@ -1,0 +1,304 @@
+//! A PostgreSQL destination (feature `postgres`): every call a row of
+//! `llm_calls`, the cache alerts in `llm_cache_alerts`, and an hourly cache
+//! rollup per provider × model × prefix in `llm_cache_hourly`, kept in the
+//! same transaction from exactly the rows inserted.
+//!
+//! It is an [`Exporter`], so the client's queue, batching, retries and drop
+//! accounting are the ones PostHog gets: a database outage (refused
+//! connections, a restart) is retried like a capture outage, and a payload
+//! replayed is one row (`ON CONFLICT (uuid) DO NOTHING`), counted once in
+//! the rollup. The schema is llmtap's own ([`SCHEMA_VERSION`]), created and
+//! migrated on the first batch under an advisory lock; [`migrate`] does it
+//! explicitly.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use llmtap_export::PostgresBuilder;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = PostgresBuilder::new("postgres://llmtap:secret@127.0.0.1/llm").build()?;
+//! # let event: llmtap::Event = unimplemented!();
+//! client.capture(event)?;
+//! let report = client.shutdown_blocking(Duration::from_secs(10));
+//! assert!(report.is_lossless());
+//! # Ok(()) }
+//! ```
+
+mod row;
+mod schema;
+mod write;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use llmtap::{DropReason, Event};
+use tokio::sync::OnceCell;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::client::ExportClient;
+use crate::error::ConfigError;
+use crate::exporter::{Answer, Exporter, Outcome};
+use crate::settings::Settings;
+
+pub use row::{AlertRow, CallRow, Row};
+pub use schema::SCHEMA_VERSION;
+
+/// The Postgres destination's client.
+pub type PostgresClient = ExportClient<Postgres>;
+
+/// Connections the pool keeps: one per batch in flight.
+pub const DEFAULT_POOL_SIZE: usize = crate::settings::DEFAULT_MAX_IN_FLIGHT;
+
+/// A connection URL whose password never shows: `Debug` and `Display`
+/// write `postgres://user:***@host/db`.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a `postgres://` URL (or a `key=value` connection string).
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    /// The URL itself, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn redacted(&self) -> String {
+        let url = &self.0;
+        if let (Some(scheme), Some(at)) = (url.find("://"), url.rfind('@')) {
+            let userinfo = &url[scheme + 3..at];
+            if let Some(colon) = userinfo.find(':') {
+                return format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]);
+            }
+            return url.clone();
+        }
+        // key=value form: hide every password=... token.
+        url.split_whitespace()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        DatabaseUrl::new(url)
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        DatabaseUrl::new(url)
+    }
+}
+
+/// Builds a [`PostgresClient`].
+#[derive(Debug)]
+pub struct PostgresBuilder {
+    url: DatabaseUrl,
+    pool_size: usize,
+    settings: Settings,
+}
+
+impl PostgresBuilder {
+    /// A destination at `url`, with the exporter's default settings.
+    pub fn new(url: impl Into<DatabaseUrl>) -> Self {
+        PostgresBuilder {
+            url: url.into(),
+            pool_size: DEFAULT_POOL_SIZE,
+            settings: Settings::default(),
+        }
+    }
+
+    /// Connections kept open (default [`DEFAULT_POOL_SIZE`]).
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.pool_size = n;
+        self
+    }
+
+    /// The queue, batch and retry settings (see [`Settings`]).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Checks the URL and settings and starts the worker thread. Connects
+    /// nothing yet: the first batch connects and migrates, so a database
+    /// that is down at start is waited for like one that goes down later.
+    pub fn build(self) -> Result<PostgresClient, ConfigError> {
+        ExportClient::start(self.exporter()?, self.settings)
+    }
+
+    fn exporter(&self) -> Result<Postgres, ConfigError> {
+        let config = tokio_postgres::Config::from_str(self.url.expose()).map_err(|_| {
+            // The parser's message can quote the string, password included.
+            ConfigError::InvalidSetting {
+                setting: "postgres_url",
+                reason: format!("{} is not a PostgreSQL connection URL", self.url),
+            }
+        })?;
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(ConfigError::InvalidSetting {
+                setting: "postgres_url",
+                reason: "sslmode=require: TLS to the database is not built yet (use a local \
+                         socket or a TLS proxy; sslmode=prefer falls back to plain TCP)"
+                    .into(),
+            });
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::InvalidSetting {
+                setting: "pool_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| ConfigError::InvalidSetting {
+                setting: "pool_size",
+                reason: e.to_string(),
+            })?;
+        Ok(Postgres {
+            pool,
+            url: self.url.clone(),
+            migrated: OnceCell::new(),
+        })
+    }
+}
+
+/// How long connecting may take before the batch is retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The exporter: rows in batches over a pool of connections.
+pub struct Postgres {
+    pool: Pool,
+    url: DatabaseUrl,
+    migrated: OnceCell<()>,
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Postgres")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a batch did not go in, and whether retrying can help.
+enum Failure {
+    Transient(String),
+    Refused(String),
+}
+
+impl Postgres {
+    async fn write(&self, batch: &[Row]) -> Result<u64, Failure> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Failure::Transient(format!("cannot connect to {}: {e}", self.url)))?;
+        self.migrated
+            .get_or_try_init(|| async { schema::migrate(&mut conn).await.map(drop) })
+            .await
+            .map_err(|e| classify(&e))?;
+        write::insert(&mut conn, batch)
+            .await
+            .map_err(|e| classify(&e))
+    }
+}
+
+/// Connection losses, timeouts, serialization failures and deadlocks are
+/// transient; an error in the data (a value the column refuses) is not.
+fn classify(e: &tokio_postgres::Error) -> Failure {
+    let text = e.to_string();
+    match e.code() {
+        None => Failure::Transient(text),
+        Some(code)
+            if code == &SqlState::T_R_SERIALIZATION_FAILURE
+                || code == &SqlState::T_R_DEADLOCK_DETECTED
+                || code == &SqlState::ADMIN_SHUTDOWN
+                || code == &SqlState::CRASH_SHUTDOWN
+                || code == &SqlState::CANNOT_CONNECT_NOW
+                || code == &SqlState::TOO_MANY_CONNECTIONS
+                || code.code().starts_with("08") =>
+        {
+            Failure::Transient(text)
+        }
+        Some(_) => Failure::Refused(text),
+    }
+}
+
+#[async_trait]
+impl Exporter for Postgres {
+    type Item = Row;
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn encode(&self, event: &Event) -> Result<Row, DropReason> {
+        Row::from_event(event, chrono::Utc::now())
+    }
+
+    async fn export(&self, batch: &[Row]) -> Answer {
+        match self.write(batch).await {
+            Ok(inserted) => Answer::all(Outcome::Delivered)
+                .with_detail(format!("{inserted} new of {}", batch.len())),
+            Err(Failure::Transient(why)) => Answer::all(Outcome::RetryAfter(None)).with_detail(why),
+            // Halves until the row the database refuses is alone, then drops it.
+            Err(Failure::Refused(why)) if batch.len() > 1 => {
+                Answer::all(Outcome::Split).with_detail(why)
+            }
+            Err(Failure::Refused(why)) => {
+                Answer::all(Outcome::Dropped(DropReason::Rejected)).with_detail(why)
+            }
+        }
+    }
+}
+
+/// Creates or migrates llmtap's schema at `url` now; returns how many
+/// migrations ran. (The client does this on its first batch anyway.)
+pub async fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
+    let (mut client, connection) = tokio_postgres::connect(url.expose(), NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let task = tokio::spawn(connection);
+    let result = schema::migrate(&mut client)
+        .await
+        .map_err(|e| e.to_string());
+    drop(client);
+    let _ = task.await;
+    result
+}
