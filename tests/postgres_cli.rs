@@ -16,19 +16,6 @@ use support::{CaptureServer, Sidecar, PATIENCE};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/payloads.jsonl");
 
-fn server() -> Option<PostgresServer> {
-    match PostgresServer::start() {
-        Some(pg) => Some(pg),
-        None if std::env::var("LLMTAP_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
-            eprintln!("SKIPPED: no PostgreSQL server installed (LLMTAP_SKIP_POSTGRES=1)");
-            None
-        }
-        None => {
-            panic!("no PostgreSQL server (apt-get install postgresql, or LLMTAP_SKIP_POSTGRES=1)")
-        }
-    }
-}
-
 /// The database's answer to one `SELECT` that returns one bigint.
 fn scalar(pg: &PostgresServer, sql: &str) -> i64 {
     let out = Command::new("psql")
@@ -51,7 +38,9 @@ fn url_with_password(pg: &PostgresServer) -> String {
 
 #[test]
 fn replay_stores_each_call_once_even_when_replayed_again() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let url = url_with_password(&pg);
     for round in 0..2 {
         let out = Command::new(env!("CARGO_BIN_EXE_llmtap"))
@@ -126,7 +115,9 @@ fn replay_help_and_errors_never_show_the_password() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_feeds_posthog_and_the_database_from_one_pipeline() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let capture = CaptureServer::start();
     let url = url_with_password(&pg);
     let sidecar = Sidecar::start(

@@ -70,26 +70,53 @@ impl Sink for FanOut {
     }
 
     async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        self.each(timeout, false).await
+    }
+
+    async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
+        self.each(timeout, true).await
+    }
+}
+
+impl FanOut {
+    /// Flushes (or shuts down) each sink in turn within one deadline; the
+    /// first error, after every sink had its turn.
+    async fn each(&self, timeout: Duration, shutdown: bool) -> Result<(), SinkError> {
         let deadline = Instant::now() + timeout;
         let mut first = Ok(());
         for sink in &self.sinks {
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = sink.flush(left).await {
+            let done = match shutdown {
+                true => sink.shutdown(left).await,
+                false => sink.flush(left).await,
+            };
+            if let Err(e) = done {
                 first = first.and(Err(e));
             }
         }
         first
     }
+}
 
-    async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
-        let deadline = Instant::now() + timeout;
-        let mut first = Ok(());
-        for sink in &self.sinks {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = sink.shutdown(left).await {
-                first = first.and(Err(e));
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmtap::MemorySink;
+
+    #[test]
+    fn every_sink_gets_every_event() {
+        let (a, b) = (Arc::new(MemorySink::new()), Arc::new(MemorySink::new()));
+        let fan = FanOut::new(vec![a.clone(), b.clone()]);
+        for n in 0..3u128 {
+            let event = Event {
+                uuid: uuid::Uuid::from_u128(n),
+                ..Event::default()
+            };
+            fan.capture(event).unwrap();
         }
-        first
+        assert_eq!(a.events(), b.events());
+        assert_eq!(a.len(), 3);
+        let d = fan.delivery();
+        assert_eq!((d.accepted, d.delivered, d.pending), (3, 3, 0));
     }
 }

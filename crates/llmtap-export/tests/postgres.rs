@@ -19,20 +19,6 @@ use llmtap_testkit::{fixtures, PostgresServer};
 use serde_json::Value;
 use tokio_postgres::NoTls;
 
-fn server() -> Option<PostgresServer> {
-    match PostgresServer::start() {
-        Some(pg) => Some(pg),
-        None if std::env::var("LLMTAP_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
-            eprintln!("SKIPPED: no PostgreSQL server installed (LLMTAP_SKIP_POSTGRES=1)");
-            None
-        }
-        None => panic!(
-            "no PostgreSQL server in /usr/lib/postgresql/*/bin (apt-get install postgresql, \
-             or LLMTAP_SKIP_POSTGRES=1 to skip)"
-        ),
-    }
-}
-
 fn client(pg: &PostgresServer) -> PostgresClient {
     let settings = Settings::default()
         .batch_size(3)
@@ -89,7 +75,9 @@ fn count(usage_field: Option<u64>) -> Option<i64> {
 
 #[test]
 fn every_recorded_call_is_one_row_with_null_apart_from_zero() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let calls = recorded();
     deliver(
         client(&pg),
@@ -173,7 +161,9 @@ fn every_recorded_call_is_one_row_with_null_apart_from_zero() {
 
 #[test]
 fn a_replay_adds_no_row_and_counts_nothing_twice() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let events: Vec<Event> = recorded().into_iter().map(|c| c.2).collect();
     deliver(client(&pg), &events);
     deliver(client(&pg), &events); // the same payloads again, as a replay sends them
@@ -221,7 +211,9 @@ fn a_replay_adds_no_row_and_counts_nothing_twice() {
 
 #[test]
 fn a_database_restarted_mid_run_gets_every_row_once() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let base = recorded().remove(0).2;
     let events: Vec<Event> = (0..60u128)
         .map(|i| Event {
@@ -257,7 +249,9 @@ fn a_database_restarted_mid_run_gets_every_row_once() {
 
 #[test]
 fn alerts_have_a_table_of_their_own() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let mut alert = Event {
         event: props::CACHE_ALERT.to_owned(),
         distinct_id: "prefix-1".into(),
@@ -281,7 +275,9 @@ fn alerts_have_a_table_of_their_own() {
 
 #[test]
 fn migrations_run_once_from_empty_and_never_again() {
-    let Some(pg) = server() else { return };
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
     let url = DatabaseUrl::new(pg.url());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // Two instances starting at once: the advisory lock lets one migrate.
