@@ -297,6 +297,11 @@ fn the_password_never_shows() {
         "postgres://llmtap:***@db.internal:5432/llm"
     );
     assert!(!format!("{url:?}").contains("s3cr3t"));
+    let query = DatabaseUrl::new("postgres://llmtap@db/llm?sslmode=prefer&password=s3cr3t-pass");
+    assert_eq!(
+        query.to_string(),
+        "postgres://llmtap@db/llm?sslmode=prefer&password=***"
+    );
     let kv = DatabaseUrl::new("host=db user=llmtap password=s3cr3t-pass dbname=llm");
     assert!(!kv.to_string().contains("s3cr3t"), "{kv}");
     let tls = PostgresBuilder::new("postgres://llmtap:s3cr3t-pass@db/llm?sslmode=require").build();

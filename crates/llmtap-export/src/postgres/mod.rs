@@ -72,22 +72,39 @@ impl DatabaseUrl {
 
     fn redacted(&self) -> String {
         let url = &self.0;
-        if let (Some(scheme), Some(at)) = (url.find("://"), url.rfind('@')) {
-            let userinfo = &url[scheme + 3..at];
-            if let Some(colon) = userinfo.find(':') {
-                return format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]);
-            }
-            return url.clone();
-        }
-        // key=value form: hide every password=... token.
-        url.split_whitespace()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+            // The key=value form.
+            return redacted_pairs(url, " ");
+        };
+        let authority_end = url[scheme_end..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| i + scheme_end);
+        let authority = &url[scheme_end..authority_end];
+        let authority = match authority.rfind('@') {
+            Some(at) => match authority[..at].find(':') {
+                Some(colon) => format!("{}:***{}", &authority[..colon], &authority[at..]),
+                None => authority.to_owned(),
+            },
+            None => authority.to_owned(),
+        };
+        let rest = &url[authority_end..];
+        let rest = match rest.split_once('?') {
+            Some((path, query)) => format!("{path}?{}", redacted_pairs(query, "&")),
+            None => rest.to_owned(),
+        };
+        format!("{}{authority}{rest}", &url[..scheme_end])
     }
+}
+
+/// `key=value` pairs split by `sep`, each `password=` value hidden.
+fn redacted_pairs(text: &str, sep: &str) -> String {
+    text.split(sep)
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 impl fmt::Debug for DatabaseUrl {
