@@ -37,15 +37,19 @@
 //! - `stats`: live counters; [`Stats`], [`DropCounts`], [`Rejection`].
 //! - `clock`: the injectable time of retries ([`Clock`]); `wait`: `race` and
 //!   a `block_on` that is safe inside any runtime; `error`: [`ConfigError`].
+//! - `fanout`: [`FanOut`], one stream of events to several sinks, each with
+//!   its own client; `recent`: [`RecentUuids`], the window that drops a
+//!   second copy of an event.
 //!
-//! One folder per destination, `posthog/` today: [`CaptureBuilder`],
+//! One folder per destination. `postgres/` (feature `postgres`) writes rows
+//! and an hourly cache rollup; `posthog/` has [`CaptureBuilder`],
 //! [`CaptureClient`] (= `ExportClient<PostHog>`), the `/batch/` envelope and
 //! gzip, HTTP status rules, 413 and a 400 for a batch of several → `Split`
 //! (so one bad event is dropped alone), per-event validation, [`ApiKey`].
 //!
 //! # Adding a destination
 //!
-//! Implement [`Exporter`] in a new folder (an `otlp/`, a `postgres/`) and
+//! Implement [`Exporter`] in a new folder (an `otlp/`, as `postgres/` did) and
 //! start it with [`ExportClient::start`]`(exporter, Settings::default())`:
 //! queueing, batching, retries, accounting and shutdown come with it.
 //! A durable spool or a fan-out to several destinations is an `Exporter`
