@@ -64,7 +64,7 @@ def test_counts_add_up_and_one_bad_payload_takes_nothing_down(capture):
     assert report["delivered"] == 20
     assert report["accepted"] == 22
     assert no_drops(report) == {"malformed": 2}
-    assert "not" in report["last_error"] or "JSON" in report["last_error"] or report["last_error"]
+    assert report["last_error"].startswith("not valid JSON"), report["last_error"]  # the last one
     assert sorted(e["uuid"] for e in capture.events()) == sorted(
         llmtap.build_event(s)["uuid"] for s in good
     )
@@ -111,9 +111,7 @@ def test_refused_events_are_counted_by_reason(capture):
 def test_a_full_queue_drops_and_counts_without_waiting(capture):
     capture.command(outage=503)
     c = client(capture, queue_capacity=5, batch_size=100, flush_interval_ms=60_000)
-    start = time.monotonic()
-    accepted = [c.log(slp) for slp in calls(200)]
-    assert time.monotonic() - start < 5, "log never waits"
+    accepted = [c.log(slp) for slp in calls(200)]  # returns, full queue or not
     stats = c.stats()
     assert stats["dropped"]["queue_full"] > 0
     assert accepted.count(False) <= stats["dropped"]["queue_full"]
@@ -192,10 +190,9 @@ def test_the_api_key_never_shows():
     c = llmtap.Client(api_key="phc_very_secret_key", posthog_host="http://127.0.0.1:9")
     assert "phc_very_secret_key" not in repr(c)
     assert "redacted" in repr(c)
-    try:
+    with pytest.raises(llmtap.ConfigError) as refused:
         llmtap.Client(api_key=["phc_very_secret_key"])
-    except llmtap.ConfigError as e:
-        assert "phc_very_secret_key" not in str(e)
+    assert "phc_very_secret_key" not in str(refused.value)
     logger = llmtap.LiteLLMLogger(api_key="phc_very_secret_key", posthog_host="http://127.0.0.1:9")
     assert "phc_very_secret_key" not in repr(logger)
 

@@ -150,13 +150,16 @@ fn every_recorded_call_is_one_row_with_null_apart_from_zero() {
             event.properties[props::TRACE_ID].as_str()
         );
     }
-    // The failed call kept its HTTP status; Gemini's output includes its thoughts.
-    let gemini = calls.iter().find(|c| c.0.starts_with("gemini")).unwrap();
-    let u = normalize(&gemini.1);
-    assert!(
-        u.output.unwrap() > u.reasoning.unwrap(),
-        "normalized, not PostHog's projection"
-    );
+    // Gemini's row holds the normalized output, thoughts included, not the
+    // event's PostHog projection (which leaves them out).
+    let (_, gemini, event) = calls.iter().find(|c| c.0.starts_with("gemini")).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.get::<_, String>(0) == event.uuid.to_string())
+        .unwrap();
+    let output: Option<i64> = row.get(2);
+    assert_eq!(output, count(normalize(gemini).output));
+    assert_ne!(output, event.properties[props::OUTPUT_TOKENS].as_i64());
 }
 
 #[test]
