@@ -1,6 +1,8 @@
 //! `$ai_generation` / `$ai_embedding` properties built from payloads.
 
-use llmtap::{build_event, Event, EventOptions, HeaderProperties, Payload, ProtectedProperties};
+use llmtap::{
+    build_event, normalize, Event, EventOptions, HeaderProperties, Payload, ProtectedProperties,
+};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Payload {
@@ -302,7 +304,38 @@ fn capture_api_shape() {
         "a call's event carries its normalized usage"
     );
     // What PostHog gets is all that comes back: the usage is not on the wire.
-    assert_eq!(back, Event { usage: None, ..e });
+    assert_eq!(
+        back,
+        Event {
+            usage: None,
+            ..e.clone()
+        }
+    );
+    assert_eq!(back.normalized_usage(), e.usage.unwrap());
+}
+
+#[test]
+fn the_usage_read_back_from_an_event_undoes_posthogs_rules() {
+    for path in llmtap_testkit::fixtures::json_files(&llmtap_testkit::fixtures::project_dir()) {
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(payload) = Payload::from_slice(&bytes) else {
+            continue;
+        };
+        let Ok(e) = build_event(
+            &payload,
+            &HeaderProperties::default(),
+            &EventOptions::default(),
+        ) else {
+            continue;
+        };
+        let back: Event = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        let mut want = normalize(&payload);
+        if want.cache_write_5m.is_none() || want.cache_write_1h.is_none() {
+            // The split is sent only as a pair.
+            (want.cache_write_5m, want.cache_write_1h) = (None, None);
+        }
+        assert_eq!(back.normalized_usage(), want, "{}", path.display());
+    }
 }
 
 #[test]

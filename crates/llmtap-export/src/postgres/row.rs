@@ -1,9 +1,10 @@
 //! An event as the rows it becomes: a call in `llm_calls`, an alert in
 //! `llm_cache_alerts`. The token columns come from the usage the event was
-//! projected from ([`Event::usage`]), not from PostHog's projection of it.
+//! projected from ([`Event::normalized_usage`]), not from PostHog's
+//! projection of it.
 
 use chrono::{DateTime, Utc};
-use llmtap::{props, DropReason, Event, Usage};
+use llmtap::{props, DropReason, Event};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -89,7 +90,7 @@ impl Row {
                 bytes,
             }));
         }
-        let usage = event.usage.unwrap_or_else(|| usage_of(p));
+        let usage = event.normalized_usage();
         let count = |n: Option<u64>| n.and_then(|n| i64::try_from(n).ok());
         let is_error = p.get(props::IS_ERROR).and_then(Value::as_bool) == Some(true);
         Ok(Row::Call(Box::new(CallRow {
@@ -122,22 +123,6 @@ impl Row {
             bytes,
         })))
     }
-}
-
-/// The usage an event read back from JSON still shows: its token
-/// properties, which equal the normalized usage but for PostHog's billing
-/// rules (see `Event::usage`); used only when the event has no usage.
-fn usage_of(p: &Map<String, Value>) -> Usage {
-    let n = |name: &str| p.get(name).and_then(Value::as_u64);
-    let mut usage = Usage::default();
-    usage.input = n(props::INPUT_TOKENS);
-    usage.output = n(props::OUTPUT_TOKENS);
-    usage.cache_read = n(props::CACHE_READ_INPUT_TOKENS);
-    usage.cache_write = n(props::CACHE_CREATION_INPUT_TOKENS);
-    usage.cache_write_5m = n(props::CACHE_CREATION_5M_INPUT_TOKENS);
-    usage.cache_write_1h = n(props::CACHE_CREATION_1H_INPUT_TOKENS);
-    usage.reasoning = n(props::REASONING_TOKENS);
-    usage
 }
 
 fn text(p: &Map<String, Value>, name: &str) -> Option<String> {

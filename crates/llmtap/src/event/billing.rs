@@ -57,6 +57,31 @@ pub(crate) fn token_properties(usage: &Usage, model: &str) -> Vec<(&'static str,
     out
 }
 
+/// The normalized usage back from an event's token properties: the inverse
+/// of [`token_properties`], for an event read back from JSON (which has lost
+/// [`Event::usage`](super::Event::usage)). Exact but for a 5m/1h split sent
+/// without its pair, which `token_properties` never writes.
+pub(crate) fn usage_from_properties(p: &serde_json::Map<String, Value>, model: &str) -> Usage {
+    let n = |name: &str| p.get(name).and_then(Value::as_u64);
+    let mut usage = Usage::default();
+    usage.input = n(props::INPUT_TOKENS);
+    usage.reasoning = n(props::REASONING_TOKENS);
+    usage.output = match (n(props::OUTPUT_TOKENS), usage.reasoning) {
+        (Some(o), Some(r)) if adds_reasoning_to_output(model) => Some(o + r),
+        (o, _) => o,
+    };
+    usage.cache_read = n(props::CACHE_READ_INPUT_TOKENS);
+    usage.cache_write = n(props::CACHE_CREATION_INPUT_TOKENS);
+    usage.cache_write_5m = n(props::CACHE_CREATION_5M_INPUT_TOKENS);
+    usage.cache_write_1h = n(props::CACHE_CREATION_1H_INPUT_TOKENS);
+    usage.audio_input = n(props::AUDIO_INPUT_TOKENS);
+    usage.image_input = n(props::IMAGE_INPUT_TOKENS);
+    usage.audio_output = n(props::AUDIO_OUTPUT_TOKENS);
+    usage.image_output = n(props::IMAGE_OUTPUT_TOKENS);
+    usage.web_search_requests = n(props::WEB_SEARCH_COUNT);
+    usage
+}
+
 /// Whether PostHog's ingestion adds `$ai_reasoning_tokens` on top of
 /// `$ai_output_tokens` when it prices the call (`mustAddReasoningCost`):
 /// models matching `^gemini-2\.5-` or `^gemini-3(\.\d+)?-`, lowercased, after

@@ -154,6 +154,16 @@ impl<'de> Deserialize<'de> for Event {
 }
 
 impl Event {
+    /// The normalized usage of the call: [`Event::usage`], or for an event
+    /// read back from JSON, its token properties with PostHog's billing
+    /// rules undone (Gemini's reasoning added back to its output).
+    pub fn normalized_usage(&self) -> Usage {
+        self.usage.unwrap_or_else(|| {
+            let model = self.properties.get(props::MODEL).and_then(Value::as_str);
+            super::billing::usage_from_properties(&self.properties, model.unwrap_or(""))
+        })
+    }
+
     /// The serialized size in bytes, as it would travel in a batch.
     pub fn json_len(&self) -> usize {
         let mut counter = ByteCounter(0);
