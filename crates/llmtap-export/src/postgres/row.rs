@@ -45,7 +45,9 @@ pub struct CallRow {
     pub cache_miss: Option<String>,
     pub latency_s: Option<f64>,
     pub ttft_s: Option<f64>,
-    pub properties: Value,
+    /// Every event property but the content, as JSON text (serialized once,
+    /// here; the database parses it into `jsonb`).
+    pub properties: String,
     bytes: usize,
 }
 
@@ -57,7 +59,7 @@ pub struct AlertRow {
     pub ts: DateTime<Utc>,
     pub kind: String,
     pub key: String,
-    pub properties: Value,
+    pub properties: String,
     bytes: usize,
 }
 
@@ -78,8 +80,9 @@ impl Row {
             .and_then(|t| DateTime::from_timestamp_micros(t.as_micros()))
             .unwrap_or(received);
         let p = &event.properties;
-        let bytes = event.approx_json_len();
-        let properties = Value::Object(p.clone());
+        // A map of JSON values always serializes.
+        let properties = serde_json::to_string(p).unwrap_or_default();
+        let bytes = properties.len() + 256;
         if event.event == props::CACHE_ALERT {
             return Ok(Row::Alert(AlertRow {
                 uuid: event.uuid,

@@ -4,7 +4,7 @@
 //! second row nor counted twice), and the alerts.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
@@ -19,11 +19,13 @@ WITH new AS (
         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
         cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens,
         cost_usd, cache_savings_usd, cache_prefix_id, cache_miss, latency_s, ttft_s, properties)
-    SELECT * FROM unnest(
+    SELECT u, t, tr, se, d, pr, m, st, hs, i, o, cr, cw, c5, c1, r, co, sa, px, mi, l, tt, p::jsonb
+    FROM unnest(
         $1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
         $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
         $14::bigint[], $15::bigint[], $16::bigint[], $17::float8[], $18::float8[], $19::text[],
-        $20::text[], $21::float8[], $22::float8[], $23::jsonb[])
+        $20::text[], $21::float8[], $22::float8[], $23::text[])
+        AS x(u, t, tr, se, d, pr, m, st, hs, i, o, cr, cw, c5, c1, r, co, sa, px, mi, l, tt, p)
     ON CONFLICT (uuid) DO NOTHING
     RETURNING ts, provider, model, cache_prefix_id, input_tokens, output_tokens,
         cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
@@ -73,7 +75,8 @@ SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM rollup)";
 
 const INSERT_ALERTS: &str = "
 INSERT INTO llm_cache_alerts (uuid, ts, kind, key, properties)
-SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+SELECT u, t, k, y, p::jsonb
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) AS x(u, t, k, y, p)
 ON CONFLICT (uuid) DO NOTHING";
 
 /// Inserts `rows` in one transaction; returns how many calls were new (a
@@ -99,8 +102,7 @@ pub(crate) async fn insert(
     let tx = client.transaction().await?;
     let mut inserted = 0;
     if !calls.is_empty() {
-        let col =
-            |f: fn(&CallRow) -> Option<String>| calls.iter().map(|c| f(c)).collect::<Vec<_>>();
+        let col = |f: fn(&CallRow) -> Option<&str>| calls.iter().map(|c| f(c)).collect::<Vec<_>>();
         let int = |f: fn(&CallRow) -> Option<i64>| calls.iter().map(|c| f(c)).collect::<Vec<_>>();
         let float = |f: fn(&CallRow) -> Option<f64>| calls.iter().map(|c| f(c)).collect::<Vec<_>>();
         let uuids: Vec<Uuid> = calls.iter().map(|c| c.uuid).collect();
@@ -108,13 +110,15 @@ pub(crate) async fn insert(
         let distinct: Vec<&str> = calls.iter().map(|c| c.distinct_id.as_str()).collect();
         let status: Vec<&str> = calls.iter().map(|c| c.status).collect();
         let http: Vec<Option<i32>> = calls.iter().map(|c| c.http_status).collect();
-        let properties: Vec<Json<&serde_json::Value>> =
-            calls.iter().map(|c| Json(&c.properties)).collect();
-        let (trace, session) = (col(|c| c.trace_id.clone()), col(|c| c.session_id.clone()));
-        let (provider, model) = (col(|c| c.provider.clone()), col(|c| c.model.clone()));
+        let properties: Vec<&str> = calls.iter().map(|c| c.properties.as_str()).collect();
+        let (trace, session) = (
+            col(|c| c.trace_id.as_deref()),
+            col(|c| c.session_id.as_deref()),
+        );
+        let (provider, model) = (col(|c| c.provider.as_deref()), col(|c| c.model.as_deref()));
         let (prefix, miss) = (
-            col(|c| c.cache_prefix_id.clone()),
-            col(|c| c.cache_miss.clone()),
+            col(|c| c.cache_prefix_id.as_deref()),
+            col(|c| c.cache_miss.as_deref()),
         );
         let tokens = [
             int(|c| c.input_tokens),
@@ -164,8 +168,7 @@ pub(crate) async fn insert(
         let ts: Vec<DateTime<Utc>> = alerts.iter().map(|a| a.ts).collect();
         let kind: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
         let key: Vec<&str> = alerts.iter().map(|a| a.key.as_str()).collect();
-        let properties: Vec<Json<&serde_json::Value>> =
-            alerts.iter().map(|a| Json(&a.properties)).collect();
+        let properties: Vec<&str> = alerts.iter().map(|a| a.properties.as_str()).collect();
         tx.execute(INSERT_ALERTS, &[&uuids, &ts, &kind, &key, &properties])
             .await?;
     }
