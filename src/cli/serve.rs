@@ -170,8 +170,15 @@ impl ServeArgs {
 /// on the request threads) and the exporter (which only checks the size of
 /// the JSON it serializes anyway): one setting, one limit.
 fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
+    let shared = export_settings(s);
     let database = match &s.postgres_url {
-        Some(url) => Some(postgres(s, url)?),
+        Some(url) => {
+            let client = PostgresBuilder::new(url.clone())
+                .settings(shared.clone())
+                .build()
+                .map_err(|e| format!("--postgres-url: {e}"))?;
+            Some(Arc::new(client) as Arc<dyn Sink>)
+        }
         None => None,
     };
     let Some(key) = &s.api_key else {
@@ -195,13 +202,8 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     let builder = CaptureBuilder::new()
         .api_key(key.clone())
         .host(&s.posthog_host)
-        .queue_capacity(s.queue_capacity)
-        .queue_bytes(s.queue_bytes)
-        .batch_size(s.batch_size)
-        .max_in_flight(s.max_in_flight)
-        .flush_interval(Duration::from_millis(s.flush_interval_ms))
         .gzip(s.gzip)
-        .max_event_bytes(s.max_event_bytes);
+        .settings(shared);
     if let Some(dir) = &s.spool_dir {
         let spool = SpoolSettings::new(dir).max_bytes(s.spool_bytes);
         let spooled = builder.build_spooled(spool).map_err(|e| e.to_string())?;
@@ -213,19 +215,15 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     Ok(with(Arc::new(client), database))
 }
 
-/// The PostgreSQL destination, with the same queue and batch settings.
-fn postgres(s: &Settings, url: &DatabaseUrl) -> Result<Arc<dyn Sink>, String> {
-    let settings = ExportSettings::default()
+/// The queue and batch settings every destination of the stream shares.
+fn export_settings(s: &Settings) -> ExportSettings {
+    ExportSettings::default()
         .queue_capacity(s.queue_capacity)
         .queue_bytes(s.queue_bytes)
         .batch_size(s.batch_size)
         .max_in_flight(s.max_in_flight)
-        .flush_interval(Duration::from_millis(s.flush_interval_ms));
-    let client = PostgresBuilder::new(url.clone())
-        .settings(settings)
-        .build()
-        .map_err(|e| format!("--postgres-url: {e}"))?;
-    Ok(Arc::new(client))
+        .flush_interval(Duration::from_millis(s.flush_interval_ms))
+        .max_event_bytes(s.max_event_bytes)
 }
 
 /// `sink`, and the database too when there is one.

@@ -81,6 +81,13 @@ macro_rules! shared_setting {
 }
 
 impl CaptureBuilder {
+    /// All the shared settings at once (queue, batches, retries), e.g. the
+    /// ones another destination of the same stream uses.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// Defaults only; the environment is not read.
     pub fn new() -> Self {
         CaptureBuilder {
