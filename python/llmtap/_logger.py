@@ -1,7 +1,7 @@
 """The LiteLLM callback: a ``CustomLogger`` whose four methods hand the
 standard logging payload to llmtap's Rust core and return."""
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from llmtap._llmtap import Client
 
@@ -68,8 +68,10 @@ class LiteLLMLogger(_Base):  # type: ignore[misc, valid-type]
         delivered (or dropped); returns :meth:`stats` with ``timed_out``."""
         return self._client.flush(timeout)
 
-    def shutdown(self, timeout: float = 30.0) -> Dict[str, Any]:
-        """Flushes, then refuses further calls; also runs at interpreter exit."""
+    def shutdown(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Flushes, then refuses further calls, within ``timeout`` seconds
+        (default: the ``shutdown_timeout_secs`` setting); also runs at
+        interpreter exit."""
         return self._client.shutdown(timeout)
 
     def stats(self) -> Dict[str, Any]:

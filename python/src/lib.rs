@@ -142,14 +142,15 @@ impl Client {
         let c = &counters;
         let out = PyDict::new(py);
         out.set_item("accepted", c.accepted.load(Ordering::Relaxed))?;
-        let (delivered, pending) = match &tap {
-            Some(t) => (t.client.stats().sent, t.pending()),
-            None => (0, c.queued.load(Ordering::Relaxed)),
-        };
-        out.set_item("delivered", delivered)?;
-        out.set_item("pending", pending)?;
+        // One snapshot of the exporter, so the counts add up at one instant.
+        let exporter = tap.map(|t| t.client.stats()).unwrap_or_default();
+        out.set_item("delivered", exporter.sent)?;
+        out.set_item(
+            "pending",
+            c.queued.load(Ordering::Relaxed) + exporter.pending,
+        )?;
         let dropped = PyDict::new(py);
-        for (reason, n) in tap::dropped(tap.as_deref(), c) {
+        for (reason, n) in tap::dropped(&exporter.dropped, c) {
             dropped.set_item(reason, n)?;
         }
         out.set_item("dropped", dropped)?;
@@ -247,12 +248,7 @@ impl Client {
             Some(t) => seconds(t)?,
             None => Duration::from_secs(self.settings.shutdown_timeout_secs),
         };
-        let tap = {
-            let mut slot = lock(&self.state);
-            slot.shut = true;
-            slot.tap.clone().filter(|t| t.is_ours())
-        };
-        let complete = match tap {
+        let complete = match shut(&self.state) {
             Some(tap) => py.detach(|| tap.shutdown(timeout)),
             None => true,
         };
@@ -387,16 +383,19 @@ fn _payload_json<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Boun
 fn _at_exit(py: Python<'_>) {
     let slots: Vec<_> = lock(&CLIENTS).iter().filter_map(Weak::upgrade).collect();
     for slot in slots {
-        let tap = {
-            let mut slot = lock(&slot);
-            slot.shut = true;
-            slot.tap.clone().filter(|t| t.is_ours())
-        };
-        if let Some(tap) = tap {
+        if let Some(tap) = shut(&slot) {
             let timeout = tap.shutdown_timeout;
             py.detach(|| tap.shutdown(timeout));
         }
     }
+}
+
+/// Marks the client shut (later payloads are counted `closed`) and returns
+/// the tap this process started, if any, for the caller to shut down.
+fn shut(state: &Mutex<Slot>) -> Option<Arc<Tap>> {
+    let mut slot = lock(state);
+    slot.shut = true;
+    slot.tap.clone().filter(|t| t.is_ours())
 }
 
 fn seconds(timeout: f64) -> PyResult<Duration> {

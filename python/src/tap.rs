@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use llmtap::{DropReason, Event, HeaderProperties, Pipeline, DEFAULT_PREFIX_CAPACITY};
+use llmtap::{DropCounts, DropReason, Event, HeaderProperties, Pipeline, DEFAULT_PREFIX_CAPACITY};
 use llmtap_export::{CaptureClient, RecentUuids};
 
 use crate::settings::{Recipe, Settings};
@@ -246,11 +246,6 @@ impl Tap {
         wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .is_ok()
     }
-
-    /// Taken and not yet settled: in the channel, or in the exporter.
-    pub(crate) fn pending(&self) -> u64 {
-        self.counters.queued.load(Ordering::Relaxed) + self.client.stats().pending
-    }
 }
 
 /// The pipeline thread: one payload at a time, in arrival order, so the
@@ -310,8 +305,7 @@ fn forward(
 }
 
 /// Drop counts by reason: the channel's and the exporter's.
-pub(crate) fn dropped(tap: Option<&Tap>, counters: &Counters) -> Vec<(&'static str, u64)> {
-    let exporter = tap.map(|t| t.client.stats().dropped).unwrap_or_default();
+pub(crate) fn dropped(exporter: &DropCounts, counters: &Counters) -> Vec<(&'static str, u64)> {
     let mut out: Vec<(&'static str, u64)> = DropReason::ALL
         .iter()
         .map(|&reason| {
