@@ -37,7 +37,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -248,11 +247,9 @@ def main():
     summary.update(asyncio.run(compare(args, rounds, warmup)))
     if args.outage_secs:
         summary["outage"] = asyncio.run(outage(args, slps))
-    missed = [
-        f"caller CPU ratio {summary['caller_ratio']} < {TARGETS['caller_ratio']}"
-        for _ in [0]
-        if summary["caller_ratio"] < TARGETS["caller_ratio"]
-    ]
+    missed = []
+    if summary["caller_ratio"] < TARGETS["caller_ratio"]:
+        missed.append(f"caller CPU ratio {summary['caller_ratio']} < {TARGETS['caller_ratio']}")
     if summary["process_ratio"] < TARGETS["process_ratio"]:
         missed.append(f"process CPU ratio {summary['process_ratio']} < {TARGETS['process_ratio']}")
     if summary["llmtap"]["p99_us"] > TARGETS["p99_us"]:
@@ -267,5 +264,4 @@ def main():
 
 
 if __name__ == "__main__":
-    tempfile.tempdir = None
     main()
