@@ -156,3 +156,254 @@ async fn serve_feeds_posthog_and_the_database_from_one_pipeline() {
         );
     }
 }
+
+fn llmtap(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_llmtap"))
+        .args(args)
+        .env_remove("POSTHOG_API_KEY")
+        .env_remove("LLMTAP_POSTGRES_URL")
+        .output()
+        .expect("llmtap runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("pg-s3cret"),
+        "the password printed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The page without its "From …" line, which names the input.
+fn figures(page: &str) -> String {
+    let start = page
+        .find(r#"<p class="muted">From "#)
+        .expect("the From line");
+    let end = start + page[start..].find("</p>").unwrap();
+    format!("{}{}", &page[..start], &page[end..])
+}
+
+/// The value under `column` in the first data row of the table titled `title`.
+fn text_cell<'a>(report: &'a str, title: &str, column: &str) -> &'a str {
+    let mut lines = report.lines().skip_while(|l| *l != title).skip(1);
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let i = header.iter().position(|h| *h == column).unwrap();
+    row[i]
+}
+
+#[test]
+fn report_from_the_database_answers_as_the_files_do() {
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
+    let url = url_with_password(&pg);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("scenario.jsonl");
+    let input = input.to_str().unwrap();
+    let out = llmtap(&[
+        "generate",
+        "--scenario",
+        "cache-regression",
+        "-n",
+        "300",
+        "--seed",
+        "5",
+        "-o",
+        input,
+    ]);
+    assert!(out.status.success());
+    let out = llmtap(&["replay", input, "--postgres-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The page from the rows is the page from the payloads.
+    let from_files = dir.path().join("files.html");
+    let from_rows = dir.path().join("rows.html");
+    assert!(
+        llmtap(&["report", input, "-o", from_files.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = llmtap(&[
+        "report",
+        "--postgres-url",
+        &url,
+        "-o",
+        from_rows.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files_page = std::fs::read_to_string(&from_files).unwrap();
+    let rows_page = std::fs::read_to_string(&from_rows).unwrap();
+    assert!(
+        rows_page.contains("hit_ratio_drop"),
+        "the stored alerts are listed"
+    );
+    assert_eq!(figures(&rows_page), figures(&files_page));
+    assert!(rows_page.contains("postgres://postgres:***@127.0.0.1"));
+
+    // The text tables: the README's queries, their figures the page's.
+    let out = llmtap(&["report", "--postgres-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for title in [
+        "1. Cache summary",
+        "2. Effectiveness per model",
+        "3. Top prefixes by savings",
+        "4. Hit ratio by call index within traces",
+    ] {
+        assert!(text.lines().any(|l| l == title), "{title} in\n{text}");
+    }
+    assert_eq!(text_cell(&text, "1. Cache summary", "calls"), "300");
+    let card = |key: &str| {
+        let at = rows_page.find(&format!(r#"data-k="{key}">"#)).unwrap();
+        let rest = &rows_page[at..];
+        rest[rest.find('>').unwrap() + 1..rest.find('<').unwrap()].to_owned()
+    };
+    assert_eq!(
+        text_cell(&text, "1. Cache summary", "hit_ratio"),
+        card("cache_hit")
+    );
+    assert_eq!(
+        text_cell(&text, "1. Cache summary", "misses"),
+        card("misses")
+    );
+    let saved: f64 = text_cell(&text, "1. Cache summary", "saved_usd")
+        .parse()
+        .unwrap();
+    let card_saved: f64 = card("saved_usd").trim_start_matches('$').parse().unwrap();
+    assert!((saved - card_saved).abs() < 0.01, "{saved} vs {card_saved}");
+
+    // A trace, and a time range with nothing in it.
+    let trace: String = {
+        let out = Command::new("psql")
+            .args(["-X", "-A", "-t", "-d", &pg.url(), "-c"])
+            .arg("SELECT trace_id FROM llm_calls WHERE trace_id IS NOT NULL ORDER BY ts LIMIT 1")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let in_trace = scalar(
+        &pg,
+        &format!("SELECT count(*) FROM llm_calls WHERE trace_id = '{trace}'"),
+    );
+    let out = llmtap(&["report", "--postgres-url", &url, "--trace", &trace]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text_cell(&text, "1. Cache summary", "calls"),
+        in_trace.to_string(),
+        "{text}"
+    );
+    let out = llmtap(&["report", "--postgres-url", &url, "--since", "2199-01-01"]);
+    assert!(!out.status.success(), "no call in range is a failure");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no call in"));
+}
+
+#[test]
+fn report_refuses_what_it_cannot_ask() {
+    // The filters are the database's: files have no time range.
+    let out = llmtap(&["report", "--since", "24h", "x.jsonl", "-o", "x.html"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--since <TIME>' cannot be used with"),
+        "{stderr}"
+    );
+    let out = llmtap(&[
+        "report",
+        "--postgres-url",
+        "postgres://u:pg-s3cret@127.0.0.1:1/db",
+        "--since",
+        "soon",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"));
+    // A database that is not there: a clear error, no password.
+    let out = llmtap(&[
+        "report",
+        "--postgres-url",
+        "postgres://u:pg-s3cret@127.0.0.1:1/db",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot connect to postgres://u:***@127.0.0.1:1/db"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_spools_for_the_database_too_so_a_stop_while_it_is_down_loses_nothing() {
+    let Some(pg) = PostgresServer::for_test() else {
+        return;
+    };
+    let capture = CaptureServer::start();
+    let url = url_with_password(&pg);
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().to_str().unwrap();
+    let args = [
+        "--postgres-url",
+        &url,
+        "--spool-dir",
+        spool_dir,
+        "--flush-interval-ms",
+        "20",
+    ];
+    pg.stop();
+    let sidecar = Sidecar::start(&capture, &args);
+    let status = reqwest::Client::new()
+        .post(sidecar.url("/litellm"))
+        .header("content-type", "application/json")
+        .body(std::fs::read_to_string(EXAMPLE).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert!(capture.wait_for_events(9, PATIENCE), "PostHog is up");
+    // Stopped while the database is down: its rows stay in its spool, exit 0.
+    let (exit, stderr) = sidecar.terminate();
+    assert!(exit.is_some_and(|s| s.success()), "{stderr}");
+    assert!(stderr.contains("stay spooled"), "{stderr}");
+    assert!(!stderr.contains("pg-s3cret"), "{stderr}");
+    assert!(spool.path().join("postgres").is_dir());
+
+    // The next start, with the database back, writes them: each once.
+    pg.start_server();
+    let sidecar = Sidecar::start(&capture, &args);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let rows = || scalar(&pg, "SELECT count(*) FROM llm_calls");
+    while std::time::Instant::now() < deadline && scalar_or_zero(&pg) < 9 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (exit, stderr) = sidecar.terminate();
+    assert!(exit.is_some_and(|s| s.success()), "{stderr}");
+    assert_eq!(rows(), 9, "{stderr}");
+    assert_eq!(
+        scalar(&pg, "SELECT sum(calls)::bigint FROM llm_cache_hourly"),
+        9
+    );
+}
+
+/// Rows in `llm_calls`, 0 before the table exists.
+fn scalar_or_zero(pg: &PostgresServer) -> i64 {
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", &pg.url(), "-c"])
+        .arg("SELECT count(*) FROM llm_calls")
+        .output()
+        .expect("psql runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}

@@ -30,8 +30,8 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Write seeded, realistic payloads (JSONL) for benchmarks and load tests.
     Generate(generate::GenerateArgs),
-    /// Write one self-contained HTML page of cache figures and charts from payload files.
-    Report(report::ReportArgs),
+    /// Cache figures of payload files, or of the calls PostgreSQL stores: an HTML page or text tables.
+    Report(Box<report::ReportArgs>),
 }
 
 /// Parses arguments, runs the command, and maps its outcome to an exit code.
@@ -61,7 +61,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => runtime.block_on(replay::run(*args)),
         Command::Generate(args) => generate::run(args),
-        Command::Report(args) => report::run(args),
+        Command::Report(args) => report::run(*args),
         Command::Serve(args) => runtime.block_on(serve::run(*args)),
     };
     match result {

@@ -1,9 +1,13 @@
-//! `llmtap report`: payload files in, one self-contained HTML page out.
+//! `llmtap report`: payload files in, one self-contained HTML page out; or,
+//! with `--postgres-url`, the calls a database stores (`postgres.rs`), as
+//! text tables or the same page.
 //!
-//! The calls go through the same [`Pipeline`] as `replay`'s (same pricing
-//! file, same prefix key), in file order, so the page shows the figures
-//! `replay`'s summary prints for the same input; no event is built for a
-//! sink, nothing leaves the machine.
+//! The calls of files go through the same [`Pipeline`] as `replay`'s (same
+//! pricing file, same prefix key), in file order, so the page shows the
+//! figures `replay`'s summary prints for the same input; no event is built
+//! for a sink, nothing leaves the machine.
+
+mod postgres;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -13,6 +17,7 @@ use std::process::ExitCode;
 use clap::Args;
 use llmtap::{Alert, EventOptions, HeaderProperties, Payload, Pipeline};
 use llmtap_cli::report::{self, Aggregates, Call, Page};
+use llmtap_export::DatabaseUrl;
 
 use super::input::{Entries, Entry};
 use super::settings;
@@ -22,11 +27,45 @@ use super::settings;
 pub struct ReportArgs {
     /// Files of payloads (JSONL, a JSON array, or one JSON object), read in
     /// order as one stream; `-` reads standard input.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(value_name = "FILE", required_unless_present = "postgres_url")]
     inputs: Vec<PathBuf>,
-    /// The HTML file to write.
-    #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    /// The HTML file to write (with --postgres-url and no --output, the report
+    /// is text on standard output).
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        required_unless_present = "postgres_url"
+    )]
+    output: Option<PathBuf>,
+    /// Report on the calls a PostgreSQL database stores (what `serve` and
+    /// `replay` wrote with --postgres-url), instead of payload files.
+    #[arg(long, env = "LLMTAP_POSTGRES_URL", hide_env_values = true,
+          value_parser = settings::postgres_url, conflicts_with = "inputs")]
+    postgres_url: Option<DatabaseUrl>,
+    /// With --postgres-url: calls from this time on (RFC 3339, YYYY-MM-DD, or
+    /// an age such as 24h or 7d).
+    #[arg(long, value_name = "TIME", value_parser = postgres::time_arg, requires = "postgres_url", conflicts_with = "inputs")]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// With --postgres-url: calls before this time (as --since).
+    #[arg(long, value_name = "TIME", value_parser = postgres::time_arg, requires = "postgres_url", conflicts_with = "inputs")]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// With --postgres-url: only the calls of this trace id.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "postgres_url",
+        conflicts_with = "inputs"
+    )]
+    trace: Option<String>,
+    /// With --postgres-url: only the calls of this session id.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "postgres_url",
+        conflicts_with = "inputs"
+    )]
+    session: Option<String>,
     #[command(flatten)]
     input_args: settings::InputArgs,
     #[command(flatten)]
@@ -35,6 +74,18 @@ pub struct ReportArgs {
 
 /// Reads every input, writes the page; fails when no call could be read.
 pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
+    if let Some(url) = &args.postgres_url {
+        let filter = postgres::Filter {
+            since: args.since,
+            until: args.until,
+            trace: args.trace.clone(),
+            session: args.session.clone(),
+        };
+        return postgres::run(url, &filter, args.output.as_deref());
+    }
+    let Some(output) = &args.output else {
+        return Err("--output FILE is required to report on files".into());
+    };
     let pipeline = args.cache.apply(Pipeline::new(EventOptions::default()))?;
     let headers = HeaderProperties::default();
     let mut aggregates = Aggregates::default();
@@ -88,12 +139,11 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         alerts: Some(&alerts),
     };
     let html = report::render(&aggregates, &page);
-    std::fs::write(&args.output, html)
-        .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    std::fs::write(output, html).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     eprintln!(
         "llmtap report: {calls} calls, {skipped} payloads skipped, {} prefixes; wrote {}",
         aggregates.prefix_count(),
-        args.output.display()
+        output.display()
     );
     if calls == 0 {
         eprintln!("llmtap report: no call could be read from the input");

@@ -163,8 +163,12 @@ impl ServeArgs {
     }
 }
 
-/// Where events go: the capture API with an API key (behind a disk spool
-/// with `--spool-dir`), else JSONL. The one place the sink is chosen.
+/// Where events go: the capture API with an API key, else JSONL; and
+/// PostgreSQL beside either (or alone) with `--postgres-url`. With
+/// `--spool-dir` each network destination gets a spool of its own (PostHog's
+/// in the directory, the database's in its `postgres/`), so what the
+/// sidecar acknowledged survives a crash whichever of them is down. The one
+/// place the sink is chosen.
 ///
 /// `max_event_bytes` reaches both the event builder (which shrinks content
 /// on the request threads) and the exporter (which only checks the size of
@@ -173,20 +177,36 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
     let shared = export_settings(s);
     let database = match &s.postgres_url {
         Some(url) => {
-            let client = PostgresBuilder::new(url.clone())
-                .settings(shared.clone())
-                .build()
-                .map_err(|e| format!("--postgres-url: {e}"))?;
-            Some(Arc::new(client) as Arc<dyn Sink>)
+            let builder = PostgresBuilder::new(url.clone()).settings(shared.clone());
+            let client: Arc<dyn Sink> = match &s.spool_dir {
+                Some(dir) => {
+                    let spool =
+                        SpoolSettings::new(dir.join(DATABASE_SPOOL)).max_bytes(s.spool_bytes);
+                    Arc::new(
+                        builder
+                            .build_spooled(spool)
+                            .map_err(|e| format!("--postgres-url: {e}"))?,
+                    )
+                }
+                None => Arc::new(
+                    builder
+                        .build()
+                        .map_err(|e| format!("--postgres-url: {e}"))?,
+                ),
+            };
+            Some(client)
         }
         None => None,
     };
     let Some(key) = &s.api_key else {
-        if s.spool_dir.is_some() {
-            return Err("--spool-dir needs an API key: JSONL output is written at once".into());
-        }
         if let (Some(database), None) = (&database, &s.output) {
             return Ok(database.clone());
+        }
+        if s.spool_dir.is_some() {
+            return Err(
+                "--spool-dir needs an API key or --postgres-url: JSONL output is written at once"
+                    .into(),
+            );
         }
         let sink: Arc<dyn Sink> = match &s.output {
             Some(path) => Arc::new(
@@ -214,6 +234,9 @@ fn output(s: &Settings) -> Result<Arc<dyn Sink>, String> {
         .map_err(|e| format!("capture settings: {e}"))?;
     Ok(with(Arc::new(client), database))
 }
+
+/// The database's spool, under `--spool-dir`.
+const DATABASE_SPOOL: &str = "postgres";
 
 /// The queue and batch settings every destination of the stream shares.
 fn export_settings(s: &Settings) -> ExportSettings {
@@ -252,10 +275,16 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     for Property { key, value } in &s.properties {
         options = options.extra_property(key, value.as_str());
     }
-    let destination = match (&s.api_key, &s.spool_dir) {
-        (Some(_), Some(_)) => "the capture API, through the spool",
-        (Some(_), None) => "the capture API",
-        (None, _) => "JSONL (no API key)",
+    let destination = match (&s.api_key, &s.postgres_url, &s.output) {
+        (Some(_), None, _) => "the capture API",
+        (Some(_), Some(_), _) => "the capture API and PostgreSQL",
+        (None, Some(_), None) => "PostgreSQL",
+        (None, Some(_), Some(_)) => "JSONL (no API key) and PostgreSQL",
+        (None, None, _) => "JSONL (no API key)",
+    };
+    let through = match s.spool_dir {
+        Some(_) => ", through the spool",
+        None => "",
     };
     let state = Arc::new(AppState {
         sink: output(&s)?,
@@ -285,7 +314,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", s.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("llmtap serve: listening on http://{bound}");
-    tracing::info!(%bound, destination, "Serving.");
+    tracing::info!(%bound, destination = %format_args!("{destination}{through}"), "Serving.");
 
     let limits = ConnectionLimits {
         header_timeout: Duration::from_millis(s.header_timeout_ms),

@@ -307,12 +307,7 @@ impl<E: Exporter> Sink for ExportClient<E> {
     }
 
     fn delivery(&self) -> Delivery {
-        let stats = self.stats();
-        let mut delivery = Delivery::immediate(stats.sent);
-        delivery.accepted = stats.accepted;
-        delivery.dropped = stats.dropped;
-        delivery.pending = stats.pending;
-        delivery
+        self.stats().delivery()
     }
 
     /// All or none: when the queue lacks room for every valid event, none is

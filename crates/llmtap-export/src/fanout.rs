@@ -33,6 +33,25 @@ impl FanOut {
     pub fn new(sinks: Vec<Arc<dyn Sink>>) -> Self {
         FanOut { sinks }
     }
+
+    /// Several destinations' counts as one, by the rule of
+    /// [`Sink::delivery`] above: delivered is the smallest count, pending
+    /// the largest, drops add up (an event lost at two counts twice). For a
+    /// caller that holds each destination's counts already.
+    pub fn combine(each: impl IntoIterator<Item = Delivery>) -> Delivery {
+        let mut all = Delivery::default();
+        let mut delivered = None::<u64>;
+        for d in each {
+            all.accepted = all.accepted.max(d.accepted);
+            all.pending = all.pending.max(d.pending);
+            delivered = Some(delivered.map_or(d.delivered, |n| n.min(d.delivered)));
+            for (reason, n) in d.dropped.iter() {
+                all.dropped.add(reason, n);
+            }
+        }
+        all.delivered = delivered.unwrap_or(0);
+        all
+    }
 }
 
 #[async_trait]
@@ -56,17 +75,7 @@ impl Sink for FanOut {
     }
 
     fn delivery(&self) -> Delivery {
-        let each: Vec<Delivery> = self.sinks.iter().map(|s| s.delivery()).collect();
-        let mut all = Delivery::default();
-        all.accepted = each.iter().map(|d| d.accepted).max().unwrap_or(0);
-        all.delivered = each.iter().map(|d| d.delivered).min().unwrap_or(0);
-        all.pending = each.iter().map(|d| d.pending).max().unwrap_or(0);
-        for d in &each {
-            for (reason, n) in d.dropped.iter() {
-                all.dropped.add(reason, n);
-            }
-        }
-        all
+        FanOut::combine(self.sinks.iter().map(|s| s.delivery()))
     }
 
     async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {

@@ -190,8 +190,8 @@ pub use spool::{SpoolError, SpoolSettings, Spooled, DEFAULT_SPOOL_BYTES, SPOOL_S
 // A PostgreSQL database (feature `postgres`).
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    migrate as migrate_postgres, AlertRow, CallRow, DatabaseUrl, Postgres, PostgresBuilder,
-    PostgresClient, Row, DEFAULT_POOL_SIZE, SCHEMA_VERSION,
+    connect as connect_postgres, migrate as migrate_postgres, AlertRow, CallRow, DatabaseUrl,
+    Postgres, PostgresBuilder, PostgresClient, Row, DEFAULT_POOL_SIZE, SCHEMA_VERSION,
 };
 
 // PostHog's capture API.

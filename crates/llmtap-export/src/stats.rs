@@ -56,6 +56,17 @@ pub struct Stats {
     pub last_rejection: Option<Rejection>,
 }
 
+impl Stats {
+    /// The counts as a [`Sink`](llmtap::Sink) reports them.
+    pub fn delivery(&self) -> llmtap::Delivery {
+        let mut delivery = llmtap::Delivery::immediate(self.sent);
+        delivery.accepted = self.accepted;
+        delivery.dropped = self.dropped;
+        delivery.pending = self.pending;
+        delivery
+    }
+}
+
 /// The live counters behind [`Stats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

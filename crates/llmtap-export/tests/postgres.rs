@@ -307,12 +307,9 @@ fn the_password_never_shows() {
     );
     let kv = DatabaseUrl::new("host=db user=llmtap password=s3cr3t-pass dbname=llm");
     assert!(!kv.to_string().contains("s3cr3t"), "{kv}");
-    let tls = PostgresBuilder::new("postgres://llmtap:s3cr3t-pass@db/llm?sslmode=require").build();
+    let tls = PostgresBuilder::new("postgres://llmtap:s3cr3t-pass@db/llm?sslmode=verify").build();
     let err = tls.expect_err("refused").to_string();
-    assert!(
-        err.contains("sslmode=require") && !err.contains("s3cr3t"),
-        "{err}"
-    );
+    assert!(err.contains("sslmode") && !err.contains("s3cr3t"), "{err}");
     let bad = PostgresBuilder::new("postgres://llmtap:s3cr3t-pass@[bad").build();
     let err = bad.expect_err("refused").to_string();
     assert!(

@@ -6,15 +6,24 @@
 //! installs them with apt-get when missing), and they refuse to run as
 //! root, so as root (CI) every server command runs as `nobody` through
 //! `runuser`, with the data directory owned by it. Trust authentication on
-//! loopback only, `fsync` off: a test database, nothing else.
+//! loopback only, `fsync` off (but for [`PostgresServer::start_durable`]):
+//! a test database, nothing else.
+//!
+//! [`PostgresServer::start_tls`] starts one with `ssl = on`, its
+//! certificate (for `127.0.0.1` and `localhost`) signed by a CA made for it
+//! alone, with the `openssl` command (Debian's `postgresql` depends on it).
 //!
 //! ```ignore
 //! let Some(pg) = PostgresServer::start() else { return }; // no server installed
 //! let url = pg.url(); // postgres://postgres@127.0.0.1:PORT/postgres
 //! pg.restart();       // the same port and data, after a fast stop
+//! let tls = PostgresServer::start_tls().unwrap();
+//! let ca = tls.ca_file().unwrap(); // for sslrootcert=
 //! ```
 
+use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +35,9 @@ pub struct PostgresServer {
     dir: PathBuf,
     port: u16,
     as_nobody: bool,
+    ca: Option<PathBuf>,
+    /// fsync on: for benchmarks, where commits must cost what they cost.
+    durable: bool,
 }
 
 impl PostgresServer {
@@ -33,6 +45,24 @@ impl PostgresServer {
     /// installed and `tests/postgres/setup.sh` could not install one (the
     /// caller says so and skips, or fails where one must be).
     pub fn start() -> Option<Self> {
+        Self::start_with(false, false)
+    }
+
+    /// [`PostgresServer::start`] with `fsync` on, as a production server
+    /// runs: for benchmarks of what a commit costs.
+    pub fn start_durable() -> Option<Self> {
+        Self::start_with(false, true)
+    }
+
+    /// [`PostgresServer::start`] with TLS on (and plain TCP still accepted):
+    /// `server.crt` and `server.key` (mode 0600, owned by the server's
+    /// user) in the data directory, signed by the CA at
+    /// [`PostgresServer::ca_file`].
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(true, false)
+    }
+
+    fn start_with(tls: bool, durable: bool) -> Option<Self> {
         let bin = server_bin().or_else(|| {
             let setup = crate::fixtures::at_root("tests/postgres/setup.sh");
             let installed = Command::new("bash").arg(setup).status();
@@ -60,9 +90,11 @@ impl PostgresServer {
             .port();
         let server = PostgresServer {
             bin,
-            dir,
+            dir: dir.clone(),
             port,
             as_nobody,
+            ca: tls.then(|| dir.join("ca.crt")),
+            durable,
         };
         let data = server.data();
         server.run(
@@ -79,6 +111,9 @@ impl PostgresServer {
                 "--no-sync",
             ],
         );
+        if tls {
+            server.make_certificates();
+        }
         server.start_server();
         Some(server)
     }
@@ -87,7 +122,17 @@ impl PostgresServer {
     /// when no server can be had and `LLMTAP_SKIP_POSTGRES=1`; otherwise no
     /// server fails the test, since CI must run it.
     pub fn for_test() -> Option<Self> {
-        match Self::start() {
+        Self::or_skip(Self::start())
+    }
+
+    /// [`PostgresServer::start_tls`] for a test, skipped or failed as
+    /// [`PostgresServer::for_test`] is.
+    pub fn for_test_tls() -> Option<Self> {
+        Self::or_skip(Self::start_tls())
+    }
+
+    fn or_skip(server: Option<Self>) -> Option<Self> {
+        match server {
             Some(pg) => Some(pg),
             None if std::env::var("LLMTAP_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
                 eprintln!("SKIPPED: no PostgreSQL server installed (LLMTAP_SKIP_POSTGRES=1)");
@@ -105,6 +150,12 @@ impl PostgresServer {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The CA that signed the server's certificate (PEM), when started
+    /// with [`PostgresServer::start_tls`].
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_deref()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -118,9 +169,10 @@ impl PostgresServer {
     /// Starts it again after [`PostgresServer::stop`], same port and data.
     pub fn start_server(&self) {
         let options = format!(
-            "-h 127.0.0.1 -p {} -k {} -F -c max_connections=50",
+            "-h 127.0.0.1 -p {} -k {}{} -c max_connections=50",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            if self.durable { "" } else { " -F" }
         );
         let log = self.dir.join("server.log");
         self.run(
@@ -144,6 +196,65 @@ impl PostgresServer {
     pub fn restart(&self) {
         self.stop();
         self.start_server();
+    }
+
+    /// A CA (`ca.crt`), and a certificate it signs for `localhost` and
+    /// `127.0.0.1` (EC P-256, valid two days), in the files
+    /// `postgresql.conf`'s defaults name; then `ssl = on`.
+    fn make_certificates(&self) {
+        std::fs::write(
+            self.dir.join("tls.cnf"),
+            "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = llmtap test CA\n\
+             [ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign\n\
+             subjectKeyIdentifier = hash\n\
+             [server]\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n\
+             basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\n",
+        )
+        .expect("write tls.cnf");
+        const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        for args in [
+            format!("req -x509 -new -config tls.cnf -extensions ca -days 2 {NEW_KEY} -keyout ca.key -out ca.crt"),
+            format!("req -new -config tls.cnf -subj /CN=localhost {NEW_KEY} -keyout data/server.key -out server.csr"),
+            "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -set_serial 2 -days 2 \
+             -extfile tls.cnf -extensions server -out data/server.crt"
+                .to_owned(),
+        ] {
+            self.openssl(&args);
+        }
+        let data = self.dir.join("data");
+        let (key, cert) = (data.join("server.key"), data.join("server.crt"));
+        // The server refuses a key others can read, or one it does not own.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod server.key");
+        if self.as_nobody {
+            let (uid, gid) = nobody();
+            for file in [&key, &cert] {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid)).expect("chown to nobody");
+            }
+        }
+        let mut config = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("open postgresql.conf");
+        config
+            .write_all(b"\nssl = on\n")
+            .expect("write postgresql.conf");
+    }
+
+    /// `openssl ARGS` in the server's directory; panics with its output.
+    fn openssl(&self, args: &str) {
+        let out = Command::new("openssl")
+            .args(args.split_whitespace())
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("openssl (for the TLS test server): {e}"));
+        assert!(
+            out.status.success(),
+            "openssl {args} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn data(&self) -> String {

@@ -11,6 +11,13 @@
 //! migrated on the first batch under an advisory lock; [`migrate`] does it
 //! explicitly.
 //!
+//! TLS is as the URL's `sslmode` asks, with libpq's meanings (`disable`,
+//! `allow`, `prefer`, `require`, `verify-ca`, `verify-full`, and
+//! `sslrootcert` for the roots), on rustls: see `tls.rs`. A certificate
+//! that fails the check, or a server without TLS where it is required, is
+//! not retried: the batch is dropped as `rejected`, the reason in
+//! `stats().last_rejection`, as PostHog's 401 is.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use llmtap_export::PostgresBuilder;
@@ -26,19 +33,18 @@
 
 mod row;
 mod schema;
+mod tls;
 mod write;
 
+use std::error::Error as _;
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use llmtap::{DropReason, Event};
 use tokio::sync::OnceCell;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
 
 use crate::client::ExportClient;
 use crate::error::ConfigError;
@@ -168,22 +174,28 @@ impl PostgresBuilder {
         ExportClient::start(self.exporter()?, self.settings)
     }
 
+    /// Checks what [`PostgresBuilder::build`] checks (the URL, its TLS
+    /// settings, the sizes) without starting anything: for a caller that
+    /// wants a bad setting reported where it was made, not at the first call.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let exporter = self.exporter()?;
+        self.settings.check(exporter.batch_overhead())
+    }
+
+    /// [`PostgresBuilder::build`] behind a disk spool (feature `spool`):
+    /// what was captured survives a crash or a stop with the database down,
+    /// and is written after the next start, as PostHog's spool does.
+    #[cfg(feature = "spool")]
+    pub fn build_spooled(
+        self,
+        spool: crate::SpoolSettings,
+    ) -> Result<crate::Spooled<Postgres>, crate::SpoolError> {
+        let exporter = self.exporter()?;
+        crate::Spooled::start(exporter, self.settings, spool)
+    }
+
     fn exporter(&self) -> Result<Postgres, ConfigError> {
-        let config = tokio_postgres::Config::from_str(self.url.expose()).map_err(|_| {
-            // The parser's message can quote the string, password included.
-            ConfigError::InvalidSetting {
-                setting: "postgres_url",
-                reason: format!("{} is not a PostgreSQL connection URL", self.url),
-            }
-        })?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(ConfigError::InvalidSetting {
-                setting: "postgres_url",
-                reason: "sslmode=require: TLS to the database is not built yet (use a local \
-                         socket or a TLS proxy; sslmode=prefer falls back to plain TCP)"
-                    .into(),
-            });
-        }
+        let (config, tls) = tls::configure(&self.url)?;
         if self.pool_size == 0 {
             return Err(ConfigError::InvalidSetting {
                 setting: "pool_size",
@@ -192,7 +204,7 @@ impl PostgresBuilder {
         }
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -236,16 +248,26 @@ impl fmt::Debug for Postgres {
 /// Why a batch did not go in, and whether retrying can help.
 enum Failure {
     Transient(String),
+    /// A row the database refuses: split until it is alone.
     Refused(String),
+    /// TLS as the URL asks cannot be had (see [`tls::is_refusal`]): every
+    /// row fails the same way until the server or the URL changes.
+    Tls(String),
 }
 
 impl Postgres {
     async fn write(&self, batch: &[Row]) -> Result<u64, Failure> {
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| Failure::Transient(format!("cannot connect to {}: {e}", self.url)))?;
+        let mut conn = self.pool.get().await.map_err(|e| {
+            let why = match &e {
+                PoolError::Backend(e) => explain(e),
+                e => e.to_string(),
+            };
+            let why = format!("cannot connect to {}: {why}", self.url);
+            match e {
+                PoolError::Backend(e) if tls::is_refusal(&e) => Failure::Tls(why),
+                _ => Failure::Transient(why),
+            }
+        })?;
         self.migrated
             .get_or_try_init(|| async { schema::migrate(&mut conn).await.map(drop) })
             .await
@@ -259,7 +281,7 @@ impl Postgres {
 /// Connection losses, timeouts, serialization failures and deadlocks are
 /// transient; an error in the data (a value the column refuses) is not.
 fn classify(e: &tokio_postgres::Error) -> Failure {
-    let text = e.to_string();
+    let text = explain(e);
     match e.code() {
         None => Failure::Transient(text),
         Some(code)
@@ -275,6 +297,21 @@ fn classify(e: &tokio_postgres::Error) -> Failure {
         }
         Some(_) => Failure::Refused(text),
     }
+}
+
+/// The error and its causes, `a: b: c`: tokio-postgres's own message is
+/// only the kind ("error performing TLS handshake", "db error"), the why
+/// is in its sources. None of them holds the password: the configuration,
+/// the one place it is, fails at build with a message of ours.
+fn explain(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[async_trait]
@@ -298,24 +335,40 @@ impl Exporter for Postgres {
             Err(Failure::Refused(why)) if batch.len() > 1 => {
                 Answer::all(Outcome::Split).with_detail(why)
             }
-            Err(Failure::Refused(why)) => {
+            Err(Failure::Refused(why) | Failure::Tls(why)) => {
                 Answer::all(Outcome::Dropped(DropReason::Rejected)).with_detail(why)
             }
         }
     }
 }
 
-/// Creates or migrates llmtap's schema at `url` now; returns how many
-/// migrations ran. (The client does this on its first batch anyway.)
+/// Creates or migrates llmtap's schema at `url` now, over TLS as its
+/// `sslmode` asks; returns how many migrations ran. (The client does this
+/// on its first batch anyway.)
 pub async fn migrate(url: &DatabaseUrl) -> Result<usize, String> {
-    let (mut client, connection) = tokio_postgres::connect(url.expose(), NoTls)
+    let (config, tls) = tls::configure(url).map_err(|e| e.to_string())?;
+    let (mut client, connection) = config
+        .connect(tls)
         .await
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        .map_err(|e| format!("cannot connect to {url}: {}", explain(&e)))?;
     let task = tokio::spawn(connection);
-    let result = schema::migrate(&mut client)
-        .await
-        .map_err(|e| e.to_string());
+    let result = schema::migrate(&mut client).await.map_err(|e| explain(&e));
     drop(client);
     let _ = task.await;
     result
+}
+
+/// One client connected to `url` the way the destination connects, its
+/// connection driven by a task on the current runtime: for reading back
+/// what it wrote (`llmtap report --postgres-url`).
+pub async fn connect(url: &DatabaseUrl) -> Result<tokio_postgres::Client, String> {
+    let (config, tls) = tls::configure(url).map_err(|e| e.to_string())?;
+    let (client, connection) = config
+        .connect(tls)
+        .await
+        .map_err(|e| format!("cannot connect to {url}: {}", explain(&e)))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }

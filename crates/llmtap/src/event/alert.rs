@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{props, Content, Event};
-use crate::observe::Alert;
+use crate::observe::{Alert, AlertKind, PrefixId};
+use crate::payload::Timestamp;
 
 /// Namespace of alert uuids, apart from the calls' (`identity.rs`): an
 /// alert is keyed by its rule and subject, not by a payload.
@@ -67,5 +68,57 @@ impl Alert {
             uuid: Uuid::new_v5(&ALERT_NAMESPACE, key.as_bytes()),
             usage: None,
         }
+    }
+
+    /// The alert an `llmtap_cache_alert` event was made from, for an event
+    /// read back from storage (the PostgreSQL report); `None` for any other
+    /// event. It is [`Alert::to_event`] undone, so its `Display` is the line
+    /// the alert printed when it fired.
+    pub fn from_event(event: &Event) -> Option<Alert> {
+        if event.event != props::CACHE_ALERT {
+            return None;
+        }
+        let p = &event.properties;
+        let text = |k: &str| p.get(k).and_then(Value::as_str);
+        let ratio = |k: &str| p.get(k).and_then(Value::as_f64);
+        let kind = text(props::ALERT_KIND)?;
+        Some(Alert {
+            kind: AlertKind::ALL.into_iter().find(|k| k.as_str() == kind)?,
+            prefix_id: text(props::CACHE_PREFIX_ID).and_then(PrefixId::from_hex),
+            provider: text(props::PROVIDER).unwrap_or_default().to_owned(),
+            model: text(props::MODEL).unwrap_or_default().to_owned(),
+            hit_ratio: ratio(props::ALERT_HIT_RATIO),
+            previous_hit_ratio: ratio(props::ALERT_PREVIOUS_HIT_RATIO),
+            calls: p
+                .get(props::ALERT_CALLS)
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            window_seconds: ratio(props::ALERT_WINDOW_SECONDS),
+            at: event.timestamp.unwrap_or(Timestamp::from_micros(0)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_reads_back_from_its_event() {
+        let alert = Alert {
+            kind: AlertKind::HitRatioDrop,
+            prefix_id: PrefixId::from_hex("00000000000000ff"),
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            hit_ratio: Some(0.25),
+            previous_hit_ratio: Some(0.9),
+            calls: 20,
+            window_seconds: Some(61.5),
+            at: Timestamp::from_micros(1_750_000_000_000_000),
+        };
+        let mut event = alert.to_event();
+        assert_eq!(Alert::from_event(&event), Some(alert.clone()));
+        event.event = props::AI_GENERATION.into();
+        assert_eq!(Alert::from_event(&event), None);
     }
 }

@@ -54,6 +54,17 @@ impl PrefixId {
     pub fn as_bytes(&self) -> &[u8; 8] {
         &self.0
     }
+
+    /// The id its 16 hex digits name (what `Display` writes), for an id
+    /// read back from storage; `None` for anything else.
+    pub fn from_hex(hex: &str) -> Option<PrefixId> {
+        if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16)
+            .ok()
+            .map(|n| PrefixId(n.to_be_bytes()))
+    }
 }
 
 impl fmt::Display for PrefixId {
@@ -495,6 +506,22 @@ mod tests {
 
     fn id(messages: Value, params: Value) -> Option<String> {
         cache_prefix_id(&payload(messages, params), None).map(|p| p.to_string())
+    }
+
+    #[test]
+    fn an_id_reads_back_from_its_hex_and_nothing_else_does() {
+        let id = tests_id(0x0123_4567_89ab_cdef);
+        assert_eq!(PrefixId::from_hex(&id.to_string()), Some(id));
+        assert_eq!(PrefixId::from_hex("0123456789ABCDEF"), Some(id));
+        for bad in [
+            "",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "+123456789abcdef",
+            "0123456789abcdeg",
+        ] {
+            assert_eq!(PrefixId::from_hex(bad), None, "{bad:?}");
+        }
     }
 
     /// The canonical text an id is computed over, for asserting what is in it.
