@@ -1,19 +1,21 @@
-"""llmtap: every LiteLLM call in PostHog, with token accounting you can trust.
+"""llmtap: every LiteLLM call in PostHog (and/or PostgreSQL), with token
+accounting you can trust.
 
 The Python package of llmtap, on its Rust core:
 
 - :class:`LiteLLMLogger` (imported on first use, so ``import llmtap`` does not
   import LiteLLM): a ``CustomLogger`` for ``litellm.callbacks``; the proxy's
   config names the ready-made ``llmtap.litellm.logger``.
-- :class:`Client`: one PostHog destination for any Python gateway:
+- :class:`Client`: PostHog, PostgreSQL or both, for any Python gateway:
   ``log(slp)`` for a LiteLLM standard logging payload, ``capture(event)`` for
   a finished event. Neither waits on the network: a Rust thread builds the
-  events and another sends them, with the GIL released.
+  events and one per destination sends them, with the GIL released.
 - :func:`normalize` and :func:`build_event`: the pure functions.
 
 Settings have the names of ``llmtap serve``'s config file (``SETTINGS``)
 and the same environment variables: ``POSTHOG_API_KEY``, ``POSTHOG_HOST``,
-``LLMTAP_<NAME>``.
+``LLMTAP_<NAME>`` (``LLMTAP_POSTGRES_URL``). ``api_key`` sends to PostHog,
+``postgres_url`` to PostgreSQL; one of them is required.
 """
 
 import atexit as _atexit

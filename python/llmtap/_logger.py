@@ -13,7 +13,7 @@ except ImportError:  # pragma: no cover - exercised where LiteLLM is absent
 
 class LiteLLMLogger(_Base):  # type: ignore[misc, valid-type]
     """Every LiteLLM call as a PostHog ``$ai_generation`` (or
-    ``$ai_embedding``) event.
+    ``$ai_embedding``) event, and/or a row of PostgreSQL's ``llm_calls``.
 
     SDK::
 
@@ -26,7 +26,9 @@ class LiteLLMLogger(_Base):  # type: ignore[misc, valid-type]
 
     Settings are keyword arguments with the names of ``llmtap serve``'s
     config file (``llmtap.SETTINGS``), else ``POSTHOG_API_KEY``,
-    ``POSTHOG_HOST`` and ``LLMTAP_<NAME>`` from the environment.
+    ``POSTHOG_HOST`` and ``LLMTAP_<NAME>`` from the environment. The
+    destinations: ``api_key`` (PostHog), ``postgres_url`` (PostgreSQL,
+    ``LLMTAP_POSTGRES_URL``), or both, each then getting every call.
 
     Each method queues ``kwargs["standard_logging_object"]`` and returns:
     the payload is turned into JSON on the caller's thread, and everything
@@ -76,7 +78,9 @@ class LiteLLMLogger(_Base):  # type: ignore[misc, valid-type]
 
     def stats(self) -> Dict[str, Any]:
         """``accepted``, ``delivered``, ``pending``, ``dropped`` by reason,
-        ``duplicates``, ``alerts`` and ``last_error``, for this process."""
+        ``duplicates``, ``alerts``, ``last_error`` and ``destinations`` (each
+        destination's own counts), for this process; see
+        :class:`llmtap.Client`."""
         return self._client.stats()
 
     def __repr__(self) -> str:

@@ -3,7 +3,9 @@
 LiteLLM splits that name at the last dot, imports ``llmtap.litellm`` (no
 ``llmtap.py`` next to the config needed) and takes ``logger``: one
 :class:`llmtap.LiteLLMLogger` configured from the environment
-(``POSTHOG_API_KEY``, ``POSTHOG_HOST``, ``LLMTAP_<NAME>``). Its threads
+(``POSTHOG_API_KEY``, ``POSTHOG_HOST``, ``LLMTAP_<NAME>``: with
+``LLMTAP_POSTGRES_URL`` every call is a row in PostgreSQL too, or only
+there without ``POSTHOG_API_KEY``). Its threads
 start at the first call in each worker process, so the proxy's forked
 workers each get their own.
 

@@ -3,15 +3,17 @@
 //! The package's Python side (`python/llmtap/`) holds the LiteLLM logger
 //! and the stubs; this module is the bridge to the Rust crates:
 //!
-//! - [`Client`]: one PostHog destination, fed from any thread. `log` takes
-//!   a standard logging payload, `capture` an event; both return at once.
-//!   The per-process machinery is [`tap`]; its settings are [`settings`].
+//! - [`Client`]: PostHog, PostgreSQL or both, fed from any thread. `log`
+//!   takes a standard logging payload, `capture` an event; both return at
+//!   once. The per-process machinery is [`tap`], where its events go is
+//!   [`destinations`], its settings are [`settings`].
 //! - [`normalize`] and [`build_event`]: the library's pure functions.
 //! - [`walk`]: Python objects to JSON, as `json.dumps(default=str)` makes it.
 //!
 //! Values come back to Python as plain `dict` / `list` / `str` / `int` /
 //! `float` / `None` ([`to_py`]).
 
+mod destinations;
 mod settings;
 mod tap;
 mod walk;
@@ -21,7 +23,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use llmtap::{Event, HeaderProperties, Payload, Usage};
+use llmtap::{DropReason, Event, HeaderProperties, Payload, Usage};
+use llmtap_export::Stats;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -42,16 +45,16 @@ create_exception!(
     _llmtap,
     ConfigError,
     PyValueError,
-    "A setting is unknown, of the wrong type, or missing (the API key)."
+    "A setting is unknown or of the wrong type, or no destination is set (api_key, postgres_url)."
 );
 
 /// What a payload may weigh as JSON when it is not queued (`normalize`,
 /// `build_event`): the exporter's queue bound.
 const MAX_PAYLOAD_BYTES: usize = llmtap_export::DEFAULT_QUEUE_BYTES;
 
-/// Sends LLM calls to PostHog from any Python code: `log(slp)` takes a
-/// LiteLLM standard logging payload, `capture(event)` a finished event.
-/// Neither waits on the network.
+/// Sends LLM calls to PostHog, PostgreSQL or both from any Python code:
+/// `log(slp)` takes a LiteLLM standard logging payload, `capture(event)` a
+/// finished event. Neither waits on the network.
 #[pyclass(frozen, module = "llmtap._llmtap")]
 struct Client {
     settings: Settings,
@@ -142,21 +145,32 @@ impl Client {
         let c = &counters;
         let out = PyDict::new(py);
         out.set_item("accepted", c.accepted.load(Ordering::Relaxed))?;
-        // One snapshot of the exporter, so the counts add up at one instant.
-        let exporter = tap.map(|t| t.client.stats()).unwrap_or_default();
-        out.set_item("delivered", exporter.sent)?;
-        out.set_item(
-            "pending",
-            c.queued.load(Ordering::Relaxed) + exporter.pending,
-        )?;
+        // One snapshot of each destination, so the counts add up at one instant.
+        let each = match tap {
+            Some(tap) => tap.destinations.stats(),
+            None => self
+                .settings
+                .destinations()
+                .into_iter()
+                .map(|name| (name, Stats::default()))
+                .collect(),
+        };
+        let all = destinations::combined(&each);
+        out.set_item("delivered", all.delivered)?;
+        out.set_item("pending", c.queued.load(Ordering::Relaxed) + all.pending)?;
         let dropped = PyDict::new(py);
-        for (reason, n) in tap::dropped(&exporter.dropped, c) {
+        for (reason, n) in tap::dropped(&all.dropped, c) {
             dropped.set_item(reason, n)?;
         }
         out.set_item("dropped", dropped)?;
         out.set_item("duplicates", c.duplicates.load(Ordering::Relaxed))?;
         out.set_item("alerts", c.alerts.load(Ordering::Relaxed))?;
         out.set_item("last_error", c.last_error())?;
+        let by_name = PyDict::new(py);
+        for (name, stats) in &each {
+            by_name.set_item(name, destination_report(py, stats)?)?;
+        }
+        out.set_item("destinations", by_name)?;
         if let Some(complete) = complete {
             out.set_item("timed_out", !complete)?;
         }
@@ -168,12 +182,16 @@ impl Client {
 impl Client {
     /// Settings by the names of `llmtap serve`'s config file; the
     /// environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`, `LLMTAP_<NAME>`)
-    /// fills in what is not passed.
+    /// fills in what is not passed. `api_key` sends to PostHog,
+    /// `postgres_url` to PostgreSQL; one of them is required, and with both
+    /// each gets every event.
     #[new]
     #[pyo3(signature = (**settings))]
     fn new(settings: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let settings = Settings::resolve(kwargs(settings)?).map_err(ConfigError::new_err)?;
-        settings.check_client().map_err(ConfigError::new_err)?;
+        settings
+            .check_destinations()
+            .map_err(ConfigError::new_err)?;
         let recipe = settings.recipe().map_err(ConfigError::new_err)?;
         let state = Arc::new(Mutex::new(Slot::default()));
         let mut clients = lock(&CLIENTS);
@@ -256,7 +274,11 @@ impl Client {
     }
 
     /// Counts so far, in this process: `accepted`, `delivered`, `pending`,
-    /// `dropped` by reason, `duplicates`, `alerts`, `last_error`.
+    /// `dropped` by reason, `duplicates`, `alerts`, `last_error`, and
+    /// `destinations`: each destination's `delivered`, `pending`, `dropped`,
+    /// `retries`, `last_rejection`. With two destinations the top-level
+    /// counts are their combination: delivered once both delivered (the
+    /// smaller count), pending while either holds it, drops added up.
     fn stats(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         self.report(py, None)
     }
@@ -267,10 +289,23 @@ impl Client {
         self.settings.shutdown_timeout_secs
     }
 
-    /// The PostHog host events go to.
+    /// The PostHog host events go to (with an API key).
     #[getter]
     fn posthog_host(&self) -> String {
         self.settings.posthog_host.clone()
+    }
+
+    /// The PostgreSQL URL rows go to, without its password; `None` without one.
+    #[getter]
+    fn postgres_url(&self) -> Option<String> {
+        self.settings.postgres_url.as_ref().map(|u| u.to_string())
+    }
+
+    /// The destinations, in the order they are fed: `"posthog"` (with an
+    /// API key), `"postgres"` (with a URL).
+    #[getter]
+    fn destinations(&self) -> Vec<&'static str> {
+        self.settings.destinations()
     }
 
     /// A digest of every setting, the API key included (never the key
@@ -284,14 +319,47 @@ impl Client {
 
     fn __repr__(&self) -> String {
         let s = &self.settings;
+        let mut to = String::new();
+        if s.api_key.is_some() {
+            to += &format!("posthog_host={:?}, api_key=<redacted>, ", s.posthog_host);
+        }
+        if let Some(url) = &s.postgres_url {
+            // Display writes the URL without its password.
+            to += &format!("postgres_url={:?}, ", url.to_string());
+        }
         format!(
-            "Client(posthog_host={:?}, api_key=<redacted>, batch_size={}, queue_capacity={}, privacy_mode={})",
-            s.posthog_host,
+            "Client({to}batch_size={}, queue_capacity={}, privacy_mode={})",
             s.batch_size,
             s.queue_capacity,
             if s.privacy_mode { "True" } else { "False" },
         )
     }
+}
+
+/// One destination's counts: its exporter's only (what never reached the
+/// exporters is counted at the top level).
+fn destination_report<'py>(py: Python<'py>, stats: &Stats) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("delivered", stats.sent)?;
+    out.set_item("pending", stats.pending)?;
+    let dropped = PyDict::new(py);
+    for reason in DropReason::ALL {
+        dropped.set_item(reason.as_str(), stats.dropped.get(reason))?;
+    }
+    out.set_item("dropped", dropped)?;
+    out.set_item("retries", stats.retries)?;
+    let rejection = match &stats.last_rejection {
+        Some(r) => {
+            let d = PyDict::new(py);
+            d.set_item("status", r.status)?;
+            d.set_item("events", r.events)?;
+            d.set_item("message", &r.message)?;
+            Some(d)
+        }
+        None => None,
+    };
+    out.set_item("last_rejection", rejection)?;
+    Ok(out)
 }
 
 /// The normalized usage of one payload: every field, `None` where the

@@ -4,10 +4,12 @@
 //! The names are `llmtap serve`'s config-file keys, so one vocabulary
 //! covers the sidecar and the package; the environment variable of each is
 //! the sidecar's too: `POSTHOG_API_KEY` and `POSTHOG_HOST` for the two the
-//! exporter reads, `LLMTAP_<NAME>` for the rest. A keyword argument beats
-//! the environment, which beats the default; the defaults are the library
-//! crates' constants. An unknown name or a value of the wrong type is an
-//! error naming the setting, raised when the client is made.
+//! exporter reads, `LLMTAP_<NAME>` for the rest (`LLMTAP_POSTGRES_URL`). A
+//! keyword argument beats the environment, which beats the default; the
+//! defaults are the library crates' constants. An unknown name or a value
+//! of the wrong type is an error naming the setting, raised when the client
+//! is made, and so is a client with no destination: `api_key` (PostHog),
+//! `postgres_url` (PostgreSQL), or both, each getting every event.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -15,9 +17,9 @@ use std::time::Duration;
 
 use llmtap::{EventOptions, Pipeline, PrefixKey, Pricing, DEFAULT_MAX_EVENT_BYTES};
 use llmtap_export::{
-    ApiKey, CaptureBuilder, CaptureClient, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
-    DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY,
-    ENV_HOST,
+    ApiKey, CaptureBuilder, DatabaseUrl, PostgresBuilder, Settings as ExportSettings,
+    DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, ENV_API_KEY, ENV_HOST,
 };
 use serde_json::{Map, Value};
 
@@ -68,10 +70,13 @@ macro_rules! declare_settings {
 }
 
 declare_settings! {
-    /// The project API key (`POSTHOG_API_KEY`); required.
+    /// The project API key (`POSTHOG_API_KEY`): events go to PostHog with one.
     api_key: Option<Secret> = None;
     /// The PostHog host (`POSTHOG_HOST`).
     posthog_host: String = DEFAULT_HOST.to_owned();
+    /// A `postgres://` URL (`LLMTAP_POSTGRES_URL`): every call a row there
+    /// too, or only there without an API key. Shown without its password.
+    postgres_url: Option<DatabaseUrl> = None;
     /// Leave the prompt and the completion out of the events.
     privacy_mode: bool = false;
     /// Properties added to every event (below the computed ones).
@@ -165,6 +170,9 @@ impl Settings {
         for secret in [&self.api_key, &self.prefix_key].into_iter().flatten() {
             secret.0.expose().hash(&mut h);
         }
+        if let Some(url) = &self.postgres_url {
+            url.expose().hash(&mut h);
+        }
         format!("{:016x}", h.finish())
     }
 
@@ -194,34 +202,71 @@ impl Settings {
         })
     }
 
-    /// The exporter these settings describe; starts its worker thread.
-    pub(crate) fn client(&self) -> Result<CaptureClient, String> {
-        self.builder()?.build().map_err(|e| e.to_string())
+    /// The destinations these settings name, in the order they are fed.
+    pub(crate) fn destinations(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.api_key.is_some() {
+            names.push(POSTHOG);
+        }
+        if self.postgres_url.is_some() {
+            names.push(POSTGRES);
+        }
+        names
     }
 
-    /// Checks the exporter's settings (the host, the sizes) without starting it.
-    pub(crate) fn check_client(&self) -> Result<(), String> {
-        self.builder()?.check().map_err(|e| e.to_string())
-    }
-
-    fn builder(&self) -> Result<CaptureBuilder, String> {
-        let Some(key) = &self.api_key else {
+    /// Checks every destination's settings without starting anything.
+    pub(crate) fn check_destinations(&self) -> Result<(), String> {
+        if self.destinations().is_empty() {
             return Err(format!(
-                "no PostHog API key: set {ENV_API_KEY} or pass api_key="
+                "no destination: set {ENV_API_KEY} or pass api_key= for PostHog, \
+                 set {ENV_POSTGRES_URL} or pass postgres_url= for PostgreSQL, or both"
             ));
-        };
-        Ok(CaptureBuilder::new()
-            .api_key(key.0.clone())
-            .host(&self.posthog_host)
+        }
+        if let Some(posthog) = self.posthog() {
+            posthog.check().map_err(|e| e.to_string())?;
+        }
+        if let Some(postgres) = self.postgres() {
+            postgres.check().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// PostHog's exporter, with an API key.
+    pub(crate) fn posthog(&self) -> Option<CaptureBuilder> {
+        let key = self.api_key.as_ref()?;
+        Some(
+            CaptureBuilder::new()
+                .api_key(key.0.clone())
+                .host(&self.posthog_host)
+                .gzip(self.gzip)
+                .settings(self.export_settings()),
+        )
+    }
+
+    /// PostgreSQL's exporter, with a URL.
+    pub(crate) fn postgres(&self) -> Option<PostgresBuilder> {
+        let url = self.postgres_url.as_ref()?;
+        Some(PostgresBuilder::new(url.clone()).settings(self.export_settings()))
+    }
+
+    /// The queue and batch settings every destination shares (as `serve`'s).
+    fn export_settings(&self) -> ExportSettings {
+        ExportSettings::default()
             .queue_capacity(self.queue_capacity)
             .queue_bytes(self.queue_bytes)
             .batch_size(self.batch_size)
             .max_in_flight(self.max_in_flight)
             .flush_interval(Duration::from_millis(self.flush_interval_ms))
-            .gzip(self.gzip)
-            .max_event_bytes(self.max_event_bytes))
+            .max_event_bytes(self.max_event_bytes)
     }
 }
+
+/// The destinations' names, in `stats()["destinations"]` (the exporters' own).
+pub(crate) const POSTHOG: &str = "posthog";
+pub(crate) const POSTGRES: &str = "postgres";
+
+/// Where `postgres_url` is read from (`serve`'s variable).
+const ENV_POSTGRES_URL: &str = "LLMTAP_POSTGRES_URL";
 
 /// The parts of a [`Pipeline`], without its state: each process that
 /// captures builds its own pipeline from it, since a pipeline inherited
@@ -259,6 +304,17 @@ impl Setting for Secret {
             Value::String(_) => Err("must not be blank".into()),
             // Never echo the value: it is a secret.
             _ => Err("expected a string".into()),
+        }
+    }
+}
+
+impl Setting for DatabaseUrl {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(s) if !s.trim().is_empty() => Ok(DatabaseUrl::new(s.trim())),
+            Value::String(_) => Err("must not be blank".into()),
+            // Never echo the value: it may hold a password.
+            _ => Err("expected a postgres:// URL as a string".into()),
         }
     }
 }

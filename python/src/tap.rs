@@ -2,13 +2,14 @@
 //! pipeline thread, which feeds the exporter.
 //!
 //! ```text
-//! caller (GIL held)        llmtap-pipeline thread            llmtap-export worker
-//! walk dict ─► bytes ─►    parse ─► normalize ─► observe ─►  batch ─► gzip ─► POST,
-//! try_send, return         event ─► drop repeats ─► capture  retries (no GIL, ever)
+//! caller (GIL held)        llmtap-pipeline thread            llmtap-export workers
+//! walk dict ─► bytes ─►    parse ─► normalize ─► observe ─►  one per destination:
+//! try_send, return         event ─► drop repeats ─► capture  batch, send, retry
 //! ```
 //!
 //! The caller pays for turning the payload into bytes and one channel send;
-//! everything else runs on threads that never take the GIL. The channel is
+//! everything else runs on threads that never take the GIL. Each event, its
+//! repeats dropped once here, goes to every destination ([`Destinations`]). The channel is
 //! bounded by count and bytes: when full, the payload is dropped and counted
 //! (`queue_full`), and the caller never waits.
 //!
@@ -25,8 +26,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use llmtap::{DropCounts, DropReason, Event, HeaderProperties, Pipeline, DEFAULT_PREFIX_CAPACITY};
-use llmtap_export::{CaptureClient, RecentUuids};
+use llmtap_export::RecentUuids;
 
+use crate::destinations::Destinations;
 use crate::settings::{Recipe, Settings};
 
 /// What the caller hands the pipeline thread.
@@ -92,7 +94,7 @@ impl Counters {
     }
 }
 
-/// One process's channel, pipeline thread and exporter.
+/// One process's channel, pipeline thread and destinations.
 pub(crate) struct Tap {
     pid: u32,
     jobs: Mutex<Option<SyncSender<Job>>>,
@@ -100,12 +102,12 @@ pub(crate) struct Tap {
     /// How long the interpreter-exit shutdown may take.
     pub(crate) shutdown_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
-    pub(crate) client: Arc<CaptureClient>,
+    pub(crate) destinations: Arc<Destinations>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Tap {
-    /// Starts the exporter and the pipeline thread.
+    /// Starts the destinations' exporters and the pipeline thread.
     pub(crate) fn start(
         settings: &Settings,
         recipe: &Recipe,
@@ -113,14 +115,14 @@ impl Tap {
     ) -> Result<Tap, String> {
         let prefixes = NonZeroUsize::new(DEFAULT_PREFIX_CAPACITY).unwrap_or(NonZeroUsize::MIN);
         let pipeline = recipe.pipeline(prefixes);
-        let client = Arc::new(settings.client()?);
+        let destinations = Arc::new(Destinations::start(settings)?);
         let (jobs, rx) = mpsc::sync_channel(settings.queue_capacity.max(1));
         let thread = {
-            let (client, counters) = (client.clone(), counters.clone());
+            let (destinations, counters) = (destinations.clone(), counters.clone());
             let recent = RecentUuids::new(settings.dedup_window);
             std::thread::Builder::new()
                 .name("llmtap-pipeline".into())
-                .spawn(move || run(rx, pipeline, &client, &counters, recent))
+                .spawn(move || run(rx, pipeline, &destinations, &counters, recent))
                 .map_err(|e| format!("cannot start the pipeline thread: {e}"))?
         };
         Ok(Tap {
@@ -129,7 +131,7 @@ impl Tap {
             queue_bytes: settings.queue_bytes,
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),
             counters,
-            client,
+            destinations,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -177,20 +179,19 @@ impl Tap {
         self.send(Job::Event(Box::new(event)))
     }
 
-    /// Waits until everything handed over so far reached the exporter, then
-    /// until the exporter delivered it (or dropped it), at most `timeout`.
-    /// False when time ran out.
+    /// Waits until everything handed over so far reached the exporters,
+    /// then until every destination delivered it (or dropped it), at most
+    /// `timeout`. False when time ran out.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         if !self.barrier(deadline) {
             return false;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        !self.client.flush_blocking(left).timed_out
+        self.destinations.flush(deadline)
     }
 
-    /// Refuses new payloads, processes those queued, and shuts the exporter
-    /// down, at most `timeout` in all. Idempotent. False when time ran out.
+    /// Refuses new payloads, processes those queued, and shuts the
+    /// destinations down, at most `timeout` in all. Idempotent. False when time ran out.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         // Dropping the sender ends the thread's loop once the queue is empty.
@@ -215,9 +216,8 @@ impl Tap {
                 let _ = thread.join();
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let report = self.client.shutdown_blocking(left);
-        drained && !report.timed_out
+        let delivered = self.destinations.shutdown(deadline);
+        drained && delivered
     }
 
     /// Sends a barrier through the channel and waits for it.
@@ -253,7 +253,7 @@ impl Tap {
 fn run(
     jobs: Receiver<Job>,
     pipeline: Pipeline,
-    client: &CaptureClient,
+    destinations: &Destinations,
     counters: &Counters,
     mut recent: RecentUuids,
 ) {
@@ -264,10 +264,10 @@ fn run(
             Job::Payload { json, headers } => {
                 match pipeline.process_slice(&json, headers.as_ref().unwrap_or(&none)) {
                     Ok(processed) => {
-                        if forward(client, counters, &mut recent, processed.event) {
+                        if forward(destinations, counters, &mut recent, processed.event) {
                             for alert in &processed.alerts {
                                 counters.alerts.fetch_add(1, Ordering::Relaxed);
-                                let _ = client.capture(alert.to_event());
+                                destinations.capture(alert.to_event());
                             }
                         }
                     }
@@ -275,7 +275,7 @@ fn run(
                 }
             }
             Job::Event(event) => {
-                forward(client, counters, &mut recent, *event);
+                forward(destinations, counters, &mut recent, *event);
             }
             Job::Barrier(done) => {
                 let _ = done.send(());
@@ -288,10 +288,10 @@ fn run(
     }
 }
 
-/// Hands a first copy to the exporter (whose drops it counts itself); a
-/// repeat is counted and dropped. True for a first copy.
+/// Hands a first copy to the destinations (whose drops they count
+/// themselves); a repeat is counted and dropped. True for a first copy.
 fn forward(
-    client: &CaptureClient,
+    destinations: &Destinations,
     counters: &Counters,
     recent: &mut RecentUuids,
     event: Event,
@@ -300,7 +300,7 @@ fn forward(
         counters.duplicates.fetch_add(1, Ordering::Relaxed);
         return false;
     }
-    let _ = client.capture(event);
+    destinations.capture(event);
     true
 }
 
