@@ -24,7 +24,9 @@ pub const DEFAULT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// 100 events cap delivery at ~4,000 events/s, and a sidecar fed 10,000/s
 /// answered most POSTs 503; 500 sustained 10,982/s with none. A batch of 500
 /// is ~2.3 MB of JSON with prompts, under [`DEFAULT_BATCH_BYTES`], which
-/// still closes a batch of larger events early.
+/// still closes a batch of larger events early. Into PostgreSQL (fsync on)
+/// 500 rows a transaction is within 6 % of the best size swept, 100 is 0.77×
+/// (`benches/postgres_rows.rs`).
 pub const DEFAULT_BATCH_SIZE: usize = 500;
 /// Encoded bytes per batch before compression. PostHog's SDKs stay under
 /// ~5 MiB; its server takes 20 MiB.
