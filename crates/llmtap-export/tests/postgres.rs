@@ -9,6 +9,8 @@
 //! `LLMTAP_SKIP_POSTGRES=1`.
 #![cfg(feature = "postgres")]
 
+mod support;
+
 use std::time::Duration;
 
 use llmtap::{normalize, props, Event, HeaderProperties, Payload, Pipeline, Usage};
@@ -17,6 +19,7 @@ use llmtap_export::{
 };
 use llmtap_testkit::{fixtures, PostgresServer};
 use serde_json::Value;
+use support::postgres::capture_across_a_restart;
 use tokio_postgres::NoTls;
 
 fn client(pg: &PostgresServer) -> PostgresClient {
@@ -224,21 +227,7 @@ fn a_database_restarted_mid_run_gets_every_row_once() {
             ..base.clone()
         })
         .collect();
-    let client = client(&pg);
-    for e in &events[..20] {
-        client.capture(e.clone()).unwrap();
-    }
-    client.flush_blocking(Duration::from_secs(10));
-    pg.stop();
-    for e in &events[20..40] {
-        client.capture(e.clone()).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(300)); // batches fail and wait to retry
-    pg.start_server();
-    for e in &events[40..] {
-        client.capture(e.clone()).unwrap();
-    }
-    let report = client.shutdown_blocking(Duration::from_secs(30));
+    let report = capture_across_a_restart(&client(&pg), &pg, &events);
     assert!(report.is_lossless(), "{report:?}");
     assert_eq!(report.delivered, 60);
     let rows = query(&pg, "SELECT count(*), count(DISTINCT uuid) FROM llm_calls");

@@ -8,6 +8,8 @@
 //! `LLMTAP_SKIP_POSTGRES=1`.
 #![cfg(feature = "postgres")]
 
+mod support;
+
 use std::time::Duration;
 
 use llmtap::{Event, HeaderProperties, Payload, Pipeline};
@@ -16,6 +18,7 @@ use llmtap_export::{
     SCHEMA_VERSION,
 };
 use llmtap_testkit::{fixtures, PostgresServer};
+use support::postgres::capture_across_a_restart;
 use tokio_postgres::NoTls;
 
 /// In every URL, to be kept out of every message (trust authentication
@@ -279,21 +282,7 @@ fn a_tls_database_restarted_mid_run_gets_every_row_once() {
         &format!("sslmode=verify-full&{}", root_cert(&pg)),
     );
     let events = events(40);
-    let client = client(&url);
-    for e in &events[..20] {
-        client.capture(e.clone()).unwrap();
-    }
-    client.flush_blocking(Duration::from_secs(10));
-    pg.stop();
-    for e in &events[20..30] {
-        client.capture(e.clone()).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(300)); // batches fail and wait to retry
-    pg.start_server();
-    for e in &events[30..] {
-        client.capture(e.clone()).unwrap();
-    }
-    let report = client.shutdown_blocking(Duration::from_secs(30));
+    let report = capture_across_a_restart(&client(&url), &pg, &events);
     assert!(report.is_lossless(), "a restart is retried: {report:?}");
     assert_eq!(calls(&pg), 40);
 }

@@ -6,6 +6,8 @@
 )]
 
 pub mod clock;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use llmtap_testkit::{CaptureServer, Gate, Recorded, Reply, ServerOptions};
 
