@@ -327,6 +327,25 @@ fn report_refuses_what_it_cannot_ask() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"));
+    // Files named are reported on, whatever LLMTAP_POSTGRES_URL says.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("files.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_llmtap"))
+        .args(["report", EXAMPLE, "-o", page.to_str().unwrap()])
+        .env(
+            "LLMTAP_POSTGRES_URL",
+            "postgres://u:pg-s3cret@127.0.0.1:1/db",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&page)
+        .unwrap()
+        .contains("payloads.jsonl"));
     // A database that is not there: a clear error, no password.
     let out = llmtap(&[
         "report",

@@ -26,7 +26,8 @@ use super::settings;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Files of payloads (JSONL, a JSON array, or one JSON object), read in
-    /// order as one stream; `-` reads standard input.
+    /// order as one stream; `-` reads standard input. Without any, the
+    /// report is on the database of --postgres-url.
     #[arg(value_name = "FILE", required_unless_present = "postgres_url")]
     inputs: Vec<PathBuf>,
     /// The HTML file to write (with --postgres-url and no --output, the report
@@ -38,10 +39,10 @@ pub struct ReportArgs {
         required_unless_present = "postgres_url"
     )]
     output: Option<PathBuf>,
-    /// Report on the calls a PostgreSQL database stores (what `serve` and
-    /// `replay` wrote with --postgres-url), instead of payload files.
+    /// Without FILE arguments: report on the calls a PostgreSQL database
+    /// stores (what `serve` and `replay` wrote with --postgres-url).
     #[arg(long, env = "LLMTAP_POSTGRES_URL", hide_env_values = true,
-          value_parser = settings::postgres_url, conflicts_with = "inputs")]
+          value_parser = settings::postgres_url)]
     postgres_url: Option<DatabaseUrl>,
     /// With --postgres-url: calls from this time on (RFC 3339, YYYY-MM-DD, or
     /// an age such as 24h or 7d).
@@ -74,7 +75,8 @@ pub struct ReportArgs {
 
 /// Reads every input, writes the page; fails when no call could be read.
 pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
-    if let Some(url) = &args.postgres_url {
+    // Files named are what is reported on, whatever LLMTAP_POSTGRES_URL says.
+    if let (Some(url), true) = (&args.postgres_url, args.inputs.is_empty()) {
         let filter = postgres::Filter {
             since: args.since,
             until: args.until,

@@ -160,12 +160,15 @@ async fn text_report(client: &Client, filter: &Filter) -> Result<(String, i64), 
     Ok((out, calls))
 }
 
-/// Rows as aligned columns under their names; `-` for NULL.
+/// Rows as aligned columns under their names (text to the left, numbers to
+/// the right); `-` for NULL.
 fn table(rows: &[Row]) -> String {
     let Some(first) = rows.first() else {
         return "  (no rows)\n".to_owned();
     };
-    let names: Vec<&str> = first.columns().iter().map(|c| c.name()).collect();
+    let columns = first.columns();
+    let left: Vec<bool> = columns.iter().map(|c| *c.type_() == Type::TEXT).collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| (0..names.len()).map(|i| cell(row, i)).collect())
@@ -174,16 +177,20 @@ fn table(rows: &[Row]) -> String {
         .map(|i| {
             cells
                 .iter()
-                .map(|r| r[i].len())
+                .map(|r| r[i].chars().count())
                 .fold(names[i].len(), usize::max)
         })
         .collect();
     let mut out = String::new();
     let mut line = |values: &mut dyn Iterator<Item = &str>| {
         out.push(' ');
-        for (value, width) in values.zip(&widths) {
-            let _ = write!(out, " {value:>width$}");
+        for ((value, width), left) in values.zip(&widths).zip(&left) {
+            let _ = match left {
+                true => write!(out, " {value:<width$}"),
+                false => write!(out, " {value:>width$}"),
+            };
         }
+        out.truncate(out.trim_end().len());
         out.push('\n');
     };
     line(&mut names.iter().copied());
