@@ -211,6 +211,11 @@ fn report_from_the_database_answers_as_the_files_do() {
         input,
     ]);
     assert!(out.status.success());
+    // Before anything was stored: said so, not "db error".
+    let out = llmtap(&["report", "--postgres-url", &url]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no llmtap tables yet"), "{stderr}");
     let out = llmtap(&["replay", input, "--postgres-url", &url]);
     assert!(
         out.status.success(),

@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use llmtap::{Alert, Event, Observation, PrefixId, Usage};
 use llmtap_cli::report::{self, Aggregates, Call, Page, MISS_KINDS};
 use llmtap_export::DatabaseUrl;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
@@ -146,7 +147,7 @@ async fn text_report(client: &Client, filter: &Filter) -> Result<(String, i64), 
         let rows = client
             .query(sql, &filter.params())
             .await
-            .map_err(|e| format!("{title}: {e}"))?;
+            .map_err(|e| failed(title, &e))?;
         if calls == 0 {
             calls = rows
                 .first()
@@ -158,6 +159,20 @@ async fn text_report(client: &Client, filter: &Filter) -> Result<(String, i64), 
         out.push('\n');
     }
     Ok((out, calls))
+}
+
+/// A query that failed, said as the database said it (tokio-postgres's own
+/// text is only "db error"); a database llmtap never wrote to is named so.
+fn failed(what: &str, e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) if *db.code() == SqlState::UNDEFINED_TABLE => format!(
+            "{what}: the database has no llmtap tables yet ({}); `serve` and `replay` with \
+             --postgres-url create them",
+            db.message()
+        ),
+        Some(db) => format!("{what}: {}", db.message()),
+        None => format!("{what}: {e}"),
+    }
 }
 
 /// Rows as aligned columns under their names (text to the left, numbers to
@@ -238,13 +253,13 @@ async fn html_report(
     let rows = client
         .query_raw(&sql, filter.params())
         .await
-        .map_err(|e| format!("reading the calls: {e}"))?;
+        .map_err(|e| failed("reading the calls", &e))?;
     let mut rows = std::pin::pin!(rows);
     let mut aggregates = Aggregates::default();
     while let Some(row) = rows
         .try_next()
         .await
-        .map_err(|e| format!("reading the calls: {e}"))?
+        .map_err(|e| failed("reading the calls", &e))?
     {
         record(&mut aggregates, &row);
     }
@@ -255,7 +270,7 @@ async fn html_report(
     let alerts: Vec<[String; 4]> = client
         .query(sql, &filter.params()[..2])
         .await
-        .map_err(|e| format!("reading the alerts: {e}"))?
+        .map_err(|e| failed("reading the alerts", &e))?
         .iter()
         .filter_map(alert_row)
         .collect();
