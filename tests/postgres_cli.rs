@@ -368,6 +368,18 @@ fn report_refuses_what_it_cannot_ask() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_spools_for_the_database_too_so_a_stop_while_it_is_down_loses_nothing() {
+    rows_survive_the_database_being_down_at_the_end(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_serve_acknowledged_for_the_database_survives_a_crash() {
+    rows_survive_the_database_being_down_at_the_end(true).await;
+}
+
+/// `serve --spool-dir --postgres-url` acknowledges payloads while the
+/// database is down, then stops (SIGTERM: exit 0, "stay spooled") or dies
+/// (SIGKILL); the next start, with the database back, writes every row once.
+async fn rows_survive_the_database_being_down_at_the_end(crash: bool) {
     let Some(pg) = PostgresServer::for_test() else {
         return;
     };
@@ -395,24 +407,26 @@ async fn serve_spools_for_the_database_too_so_a_stop_while_it_is_down_loses_noth
         .status();
     assert_eq!(status, 200);
     assert!(capture.wait_for_events(9, PATIENCE), "PostHog is up");
-    // Stopped while the database is down: its rows stay in its spool, exit 0.
-    let (exit, stderr) = sidecar.terminate();
-    assert!(exit.is_some_and(|s| s.success()), "{stderr}");
-    assert!(stderr.contains("stay spooled"), "{stderr}");
+    let stderr = if crash {
+        sidecar.kill()
+    } else {
+        let (exit, stderr) = sidecar.terminate();
+        assert!(exit.is_some_and(|s| s.success()), "{stderr}");
+        assert!(stderr.contains("stay spooled"), "{stderr}");
+        stderr
+    };
     assert!(!stderr.contains("pg-s3cret"), "{stderr}");
     assert!(spool.path().join("postgres").is_dir());
 
-    // The next start, with the database back, writes them: each once.
     pg.start_server();
     let sidecar = Sidecar::start(&capture, &args);
     let deadline = std::time::Instant::now() + PATIENCE;
-    let rows = || scalar(&pg, "SELECT count(*) FROM llm_calls");
     while std::time::Instant::now() < deadline && scalar_or_zero(&pg) < 9 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let (exit, stderr) = sidecar.terminate();
     assert!(exit.is_some_and(|s| s.success()), "{stderr}");
-    assert_eq!(rows(), 9, "{stderr}");
+    assert_eq!(scalar(&pg, "SELECT count(*) FROM llm_calls"), 9, "{stderr}");
     assert_eq!(
         scalar(&pg, "SELECT sum(calls)::bigint FROM llm_cache_hourly"),
         9
