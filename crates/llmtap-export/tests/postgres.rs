@@ -19,8 +19,7 @@ use llmtap_export::{
 };
 use llmtap_testkit::{fixtures, PostgresServer};
 use serde_json::Value;
-use support::postgres::capture_across_a_restart;
-use tokio_postgres::NoTls;
+use support::postgres::{capture_across_a_restart, query};
 
 fn client(pg: &PostgresServer) -> PostgresClient {
     let settings = Settings::default()
@@ -50,18 +49,6 @@ fn recorded() -> Vec<(String, Payload, Event)> {
             (name, payload, event)
         })
         .collect()
-}
-
-fn query(pg: &PostgresServer, sql: &str) -> Vec<tokio_postgres::Row> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&pg.url(), NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client.query(sql, &[]).await.unwrap()
-    })
 }
 
 fn deliver(client: PostgresClient, events: &[Event]) {

@@ -18,8 +18,7 @@ use llmtap_export::{
     SCHEMA_VERSION,
 };
 use llmtap_testkit::{fixtures, PostgresServer};
-use support::postgres::capture_across_a_restart;
-use tokio_postgres::NoTls;
+use support::postgres::{capture_across_a_restart, query};
 
 /// In every URL, to be kept out of every message (trust authentication
 /// does not ask for it).
@@ -64,19 +63,6 @@ fn events(n: u128) -> Vec<Event> {
             ..event.clone()
         })
         .collect()
-}
-
-/// A query over a plain connection of the test's own.
-fn query(pg: &PostgresServer, sql: &str) -> Vec<tokio_postgres::Row> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&pg.url(), NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client.query(sql, &[]).await.unwrap()
-    })
 }
 
 /// For each open connection named `app`, whether it uses TLS.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use llmtap::Event;
 use llmtap_export::{DeliveryReport, PostgresClient};
 use llmtap_testkit::PostgresServer;
+use tokio_postgres::NoTls;
 
 /// Captures `events` across a restart of `pg`: the first third delivered
 /// while it is up, the second captured while it is down (their batches fail
@@ -30,4 +31,17 @@ pub fn capture_across_a_restart(
         client.capture(e.clone()).unwrap();
     }
     client.shutdown_blocking(Duration::from_secs(30))
+}
+
+/// A query over a plain connection of the test's own, on a runtime of its own.
+pub fn query(pg: &PostgresServer, sql: &str) -> Vec<tokio_postgres::Row> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&pg.url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client.query(sql, &[]).await.unwrap()
+    })
 }
