@@ -57,21 +57,20 @@ impl FanOut {
 #[async_trait]
 impl Sink for FanOut {
     fn capture(&self, event: Event) -> Result<(), SinkError> {
-        let mut first = None;
-        let last = self.sinks.len().saturating_sub(1);
-        let mut event = Some(event);
-        for (i, sink) in self.sinks.iter().enumerate() {
-            let copy = match i == last {
-                true => event.take(),
-                false => event.clone(),
-            };
-            if let Some(copy) = copy {
-                if let Err(e) = sink.capture(copy) {
-                    first.get_or_insert(e);
-                }
-            }
+        let (_, refused) = self.to_each(event, |sink, e| sink.capture(e));
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// Each sink's own `capture_all`, so a spooled destination takes the
+    /// request whole (one fsync, all or none) as it does alone; an error when
+    /// any refused (the caller's retry is idempotent: every event has its
+    /// uuid), else the most events any sink accepted.
+    fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
+        let (accepted, refused) = self.to_each(events, |sink, e| sink.capture_all(e));
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(accepted.into_iter().max().unwrap_or(0)),
         }
-        first.map_or(Ok(()), Err)
     }
 
     fn delivery(&self) -> Delivery {
@@ -88,6 +87,33 @@ impl Sink for FanOut {
 }
 
 impl FanOut {
+    /// Hands `item` to every sink (a clone to each but the last, which gets
+    /// the original): each sink's answer, and the first refusal.
+    fn to_each<T: Clone, R>(
+        &self,
+        item: T,
+        mut hand: impl FnMut(&dyn Sink, T) -> Result<R, SinkError>,
+    ) -> (Vec<R>, Option<SinkError>) {
+        let mut answers = Vec::with_capacity(self.sinks.len());
+        let mut first = None;
+        let mut item = Some(item);
+        let last = self.sinks.len().saturating_sub(1);
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let copy = match i == last {
+                true => item.take(),
+                false => item.clone(),
+            };
+            match copy.map(|copy| hand(sink.as_ref(), copy)) {
+                Some(Ok(answer)) => answers.push(answer),
+                Some(Err(e)) => {
+                    first.get_or_insert(e);
+                }
+                None => {}
+            }
+        }
+        (answers, first)
+    }
+
     /// Flushes (or shuts down) each sink in turn within one deadline; the
     /// first error, after every sink had its turn.
     async fn each(&self, timeout: Duration, shutdown: bool) -> Result<(), SinkError> {
@@ -127,5 +153,48 @@ mod tests {
         assert_eq!(a.len(), 3);
         let d = fan.delivery();
         assert_eq!((d.accepted, d.delivered, d.pending), (3, 3, 0));
+    }
+
+    /// A sink that takes requests whole, and refuses every one.
+    #[derive(Debug, Default)]
+    struct Full(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Sink for Full {
+        fn capture(&self, _: Event) -> Result<(), SinkError> {
+            panic!("a request must reach it whole, through capture_all");
+        }
+        fn capture_all(&self, events: Vec<Event>) -> Result<usize, SinkError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(SinkError::Dropped {
+                count: events.len() as u64,
+                reason: llmtap::DropReason::QueueFull,
+            })
+        }
+        fn delivery(&self) -> Delivery {
+            Delivery::default()
+        }
+    }
+
+    #[test]
+    fn a_request_reaches_each_sink_whole_and_one_refusal_fails_it() {
+        let events: Vec<Event> = (0..4u128)
+            .map(|n| Event {
+                uuid: uuid::Uuid::from_u128(n),
+                ..Event::default()
+            })
+            .collect();
+        let (a, full) = (Arc::new(MemorySink::new()), Arc::new(Full::default()));
+        let fan = FanOut::new(vec![full.clone(), a.clone()]);
+        let refused = fan.capture_all(events.clone());
+        assert!(matches!(refused, Err(SinkError::Dropped { count: 4, .. })));
+        assert_eq!(a.len(), 4, "the other sink still got them");
+        assert_eq!(
+            full.0.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "one call"
+        );
+        let fan = FanOut::new(vec![a.clone(), Arc::new(MemorySink::new())]);
+        assert_eq!(fan.capture_all(events).unwrap(), 4);
     }
 }
