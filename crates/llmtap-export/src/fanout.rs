@@ -2,7 +2,7 @@
 //! each gets its own copy and keeps its own queue, retries and counts.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use llmtap::{Delivery, Event, Sink, SinkError};
@@ -13,8 +13,8 @@ use llmtap::{Delivery, Event, Sink, SinkError};
 /// the others; `capture` reports the first refusal. [`Sink::delivery`]
 /// describes the events as a whole: delivered only when every destination
 /// delivered them (the smallest count), pending while any holds them, and
-/// each destination's drops added up. Flush and shutdown run on each in
-/// turn within the one timeout.
+/// each destination's drops added up. Flush and shutdown run on all of them
+/// at once, within the one timeout.
 #[derive(Clone)]
 pub struct FanOut {
     sinks: Vec<Arc<dyn Sink>>,
@@ -114,22 +114,16 @@ impl FanOut {
         (answers, first)
     }
 
-    /// Flushes (or shuts down) each sink in turn within one deadline; the
-    /// first error, after every sink had its turn.
+    /// Flushes (or shuts down) every sink at once, each with the whole
+    /// timeout, so a destination that is down does not eat the time another
+    /// needs; the first error, after every sink is done.
     async fn each(&self, timeout: Duration, shutdown: bool) -> Result<(), SinkError> {
-        let deadline = Instant::now() + timeout;
-        let mut first = Ok(());
-        for sink in &self.sinks {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let done = match shutdown {
-                true => sink.shutdown(left).await,
-                false => sink.flush(left).await,
-            };
-            if let Err(e) = done {
-                first = first.and(Err(e));
-            }
-        }
-        first
+        let done = futures_util::future::join_all(self.sinks.iter().map(|sink| match shutdown {
+            true => sink.shutdown(timeout),
+            false => sink.flush(timeout),
+        }))
+        .await;
+        done.into_iter().collect()
     }
 }
 
@@ -196,5 +190,47 @@ mod tests {
         );
         let fan = FanOut::new(vec![a.clone(), Arc::new(MemorySink::new())]);
         assert_eq!(fan.capture_all(events).unwrap(), 4);
+    }
+
+    /// A sink whose flush takes `takes`, and says what time it was given.
+    #[derive(Debug)]
+    struct Slow {
+        takes: Duration,
+        given: std::sync::Mutex<Option<Duration>>,
+    }
+
+    #[async_trait]
+    impl Sink for Slow {
+        fn capture(&self, _: Event) -> Result<(), SinkError> {
+            Ok(())
+        }
+        fn delivery(&self) -> Delivery {
+            Delivery::default()
+        }
+        async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+            *self.given.lock().unwrap() = Some(timeout);
+            tokio::time::sleep(self.takes.min(timeout)).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_destination_does_not_eat_the_others_flush_time() {
+        let slow = |secs| {
+            Arc::new(Slow {
+                takes: Duration::from_secs(secs),
+                given: std::sync::Mutex::new(None),
+            })
+        };
+        let (down, up) = (slow(3600), slow(1));
+        let fan = FanOut::new(vec![down.clone(), up.clone()]);
+        let started = tokio::time::Instant::now();
+        fan.flush(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(*up.given.lock().unwrap(), Some(Duration::from_secs(10)));
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(10),
+            "at once, not in turn"
+        );
     }
 }
