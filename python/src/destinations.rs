@@ -21,34 +21,33 @@ use llmtap_export::{DeliveryReport, ExportClient, Exporter, FanOut, Stats};
 
 use crate::settings::{Settings, POSTGRES, POSTHOG};
 
-/// One destination's client, whatever its exporter.
+/// One destination's client, whatever its exporter: a flush or a shutdown
+/// is asked first and waited for after, so several run at once (as
+/// [`FanOut`]'s do) with the blocking calls this thread has.
 trait Destination: Send + Sync {
     fn stats(&self) -> Stats;
-    /// Starts a flush without waiting for it.
-    fn ask_flush(&self, timeout: Duration);
-    fn flush(&self, timeout: Duration) -> DeliveryReport;
-    /// Starts a shutdown (refusing new events) without waiting for it.
-    fn ask_shutdown(&self, timeout: Duration);
-    fn shutdown(&self, timeout: Duration) -> DeliveryReport;
+    /// Starts a flush, or a shutdown that refuses new events, without
+    /// waiting for it (both begin when called, not when polled).
+    fn ask(&self, timeout: Duration, shutdown: bool);
+    /// Waits for what [`Destination::ask`] started.
+    fn wait(&self, timeout: Duration, shutdown: bool) -> DeliveryReport;
 }
 
 impl<E: Exporter> Destination for ExportClient<E> {
     fn stats(&self) -> Stats {
         ExportClient::stats(self)
     }
-    fn ask_flush(&self, timeout: Duration) {
-        // Registered when called, not when polled (see `ExportClient::flush`).
-        drop(ExportClient::flush(self, timeout));
+    fn ask(&self, timeout: Duration, shutdown: bool) {
+        match shutdown {
+            true => drop(ExportClient::shutdown(self, timeout)),
+            false => drop(ExportClient::flush(self, timeout)),
+        }
     }
-    fn flush(&self, timeout: Duration) -> DeliveryReport {
-        self.flush_blocking(timeout)
-    }
-    fn ask_shutdown(&self, timeout: Duration) {
-        // Begun when called, not when polled (see `ExportClient::shutdown`).
-        drop(ExportClient::shutdown(self, timeout));
-    }
-    fn shutdown(&self, timeout: Duration) -> DeliveryReport {
-        self.shutdown_blocking(timeout)
+    fn wait(&self, timeout: Duration, shutdown: bool) -> DeliveryReport {
+        match shutdown {
+            true => self.shutdown_blocking(timeout),
+            false => self.flush_blocking(timeout),
+        }
     }
 }
 
@@ -96,27 +95,23 @@ impl Destinations {
     /// Waits until every destination delivered (or dropped) what it holds,
     /// until `deadline`; false when time ran out.
     pub(crate) fn flush(&self, deadline: Instant) -> bool {
-        let left = || deadline.saturating_duration_since(Instant::now());
-        for (_, d) in &self.each {
-            d.ask_flush(left());
-        }
-        let mut complete = true;
-        for (_, d) in &self.each {
-            complete &= !d.flush(left()).timed_out;
-        }
-        complete
+        self.finish(deadline, false)
     }
 
     /// Shuts every destination down, all within `deadline`; false when time
     /// ran out (what was left is dropped as `shutdown_timeout`).
     pub(crate) fn shutdown(&self, deadline: Instant) -> bool {
+        self.finish(deadline, true)
+    }
+
+    fn finish(&self, deadline: Instant, shutdown: bool) -> bool {
         let left = || deadline.saturating_duration_since(Instant::now());
         for (_, d) in &self.each {
-            d.ask_shutdown(left());
+            d.ask(left(), shutdown);
         }
         let mut complete = true;
         for (_, d) in &self.each {
-            complete &= !d.shutdown(left()).timed_out;
+            complete &= !d.wait(left(), shutdown).timed_out;
         }
         complete
     }

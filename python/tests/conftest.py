@@ -31,6 +31,17 @@ LLMTAP_BIN = os.environ.get("LLMTAP_BIN", str(ROOT / "target/debug/llmtap"))
 PATIENCE = 20.0
 
 
+def wait_for(fetch, n, patience=PATIENCE):
+    """`fetch()` once it holds `n` items, else what it holds when `patience` runs out."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        got = fetch()
+        if len(got) >= n:
+            return got
+        time.sleep(0.05)
+    return fetch()
+
+
 class CaptureServer:
     """`crates/llmtap-testkit/src/bin/capture-server.rs`, driven over its stdin."""
 
@@ -58,13 +69,7 @@ class CaptureServer:
         ]
 
     def wait_for_events(self, n, patience=PATIENCE):
-        deadline = time.monotonic() + patience
-        while time.monotonic() < deadline:
-            events = self.events()
-            if len(events) >= n:
-                return events
-            time.sleep(0.05)
-        return self.events()
+        return wait_for(self.events, n, patience)
 
     def close(self):
         self.proc.stdin.close()
@@ -149,13 +154,7 @@ class Database:
         return {r["uuid"]: r for r in self.rows("SELECT * FROM llm_calls")} if exists else {}
 
     def wait_for_calls(self, n, patience=PATIENCE):
-        deadline = time.monotonic() + patience
-        while time.monotonic() < deadline:
-            calls = self.calls()
-            if len(calls) >= n:
-                return calls
-            time.sleep(0.05)
-        return self.calls()
+        return wait_for(self.calls, n, patience)
 
     def drop(self):
         self._psql(self.server_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
